@@ -1,0 +1,7 @@
+/* Internals shared by the store's files. */
+#pragma once
+
+#include "state/store.h"
+
+/* Opens the directory at relpath ("" for the run path itself) without following symlinks. */
+int store_open_dir(Store *s, const char *relpath, int *ret_fd);
