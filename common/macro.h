@@ -6,27 +6,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_     __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f)         __attribute__((cleanup(f)))
+#define _unused_             __attribute__((unused))
+#define _printf_(a, b)       __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Hand out a pointer owned by a cleanup variable: the variable is reset to NULL. */
-#define TAKE_PTR(p)                                                                                          \
-        ({                                                                                                   \
-                __typeof__(p) _tp = (p);                                                                     \
-                (p) = NULL;                                                                                  \
-                _tp;                                                                                         \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _tp = (p);                                                                    \
+                (p) = NULL;                                                                                 \
+                _tp;                                                                                        \
         })
 
 /* Hand out a file descriptor owned by a cleanup variable: the variable is reset to -EBADF. */
-#define TAKE_FD(fd)                                                                                          \
-        ({                                                                                                   \
-                int _tfd = (fd);                                                                             \
-                (fd) = -EBADF;                                                                               \
-                _tfd;                                                                                        \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _tfd = (fd);                                                                            \
+                (fd) = -EBADF;                                                                              \
+                _tfd;                                                                                       \
         })
 
 static inline void freep(void *p)
@@ -46,11 +46,11 @@ static inline void closep(int *fd)
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Declares foop(T **p) calling foo_free(*p), for _cleanup_(foop). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p)                                                                  \
-        {                                                                                                    \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p)                                                                 \
+        {                                                                                                   \
+                if (*p)                                                                                     \
+                        func(*p);                                                                           \
         }
 
 static inline const char *strempty(const char *s)

@@ -61,8 +61,8 @@ int time_parse_rfc3339(const char *s, int64_t *ret)
         } else if (*p == '+' || *p == '-') {
                 int sign = *p == '-' ? -1 : 1, oh, om;
                 p++;
-                if (parse_digits(&p, 2, &oh) < 0 || expect_char(&p, ":") < 0 || parse_digits(&p, 2, &om) < 0 ||
-                    oh > 23 || om > 59)
+                if (parse_digits(&p, 2, &oh) < 0 || expect_char(&p, ":") < 0 ||
+                    parse_digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
                         return -EINVAL;
                 offset = sign * (oh * 3600 + om * 60);
         } else {

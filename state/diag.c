@@ -5,8 +5,8 @@
 #include "common/buf.h"
 #include "state/diag.h"
 
-int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path, const char *fmt,
-             ...)
+int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
+             const char *fmt, ...)
 {
         Diag n = {.line = line, .col = col};
         Buf b = BUF_INIT;

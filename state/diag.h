@@ -17,8 +17,8 @@ typedef struct Diag {
 
 /* Sets d (replacing what it held). Returns -ENOMEM or the negative error code r passed in, so callers
  * can write `return diag_set(d, -EINVAL, ...)`. */
-int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path, const char *fmt,
-             ...) _printf_(7, 8);
+int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
+             const char *fmt, ...) _printf_(7, 8);
 /* Formats "file:line:col: path: message" (parts that are unknown are left out). Caller frees. */
 char *diag_format(const Diag *d);
 void diag_done(Diag *d);

@@ -15,7 +15,8 @@ static int parse_kind(const YNode *root, const char *file, unsigned flags, Kind 
 {
         const YNode *k = ynode_get(root, "kind");
         if (!k)
-                return diag_set(diag, -EINVAL, file, root->line, root->col, "kind", "required field is missing");
+                return diag_set(diag, -EINVAL, file, root->line, root->col, "kind",
+                                "required field is missing");
         if (k->type != YNODE_SCALAR)
                 return diag_set(diag, -EINVAL, file, k->line, k->col, "kind", "expected a string");
         char name[32];
@@ -388,7 +389,8 @@ int document_digest(const Document *d, const ResourceId *id, char ret[static 72]
 
 json_t *document_to_json(const Document *d, unsigned emit_flags)
 {
-        json_t *j = schema_to_json(document_schema(d->kind), d, (emit_flags & EMIT_REDACT) ? SCHEMA_JSON_REDACT : 0);
+        json_t *j = schema_to_json(document_schema(d->kind), d,
+                                   (emit_flags & EMIT_REDACT) ? SCHEMA_JSON_REDACT : 0);
         if (!j)
                 return NULL;
         int r = 0;
@@ -400,7 +402,8 @@ json_t *document_to_json(const Document *d, unsigned emit_flags)
                 char kind[32];
                 snprintf(kind, sizeof(kind), "%sStatus", kind_to_string(d->kind));
                 r |= json_object_set_new(j, "kind", json_string(kind));
-                r |= json_object_set_new(j, "metadata", json_pack("{s:s}", "name", strempty(d->metadata.name)));
+                r |= json_object_set_new(j, "metadata",
+                                         json_pack("{s:s}", "name", strempty(d->metadata.name)));
                 json_object_del(j, "spec");
         } else {
                 r |= json_object_set_new(j, "kind", json_string(kind_to_string(d->kind)));

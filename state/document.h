@@ -73,9 +73,9 @@ int document_apply_defaults(Document *d, const ResourceId *id);
 int document_digest(const Document *d, const ResourceId *id, char ret[static 72]);
 
 enum {
-        EMIT_SPEC = 1u << 0,   /* apiVersion, kind, metadata, spec */
-        EMIT_STATUS = 1u << 1, /* status */
-        EMIT_REDACT = 1u << 2, /* secrets replaced */
+        EMIT_SPEC = 1u << 0,        /* apiVersion, kind, metadata, spec */
+        EMIT_STATUS = 1u << 1,      /* status */
+        EMIT_REDACT = 1u << 2,      /* secrets replaced */
         EMIT_STATUS_FILE = 1u << 3, /* kind "<Kind>Status", metadata.name and status only */
 };
 
@@ -95,7 +95,8 @@ bool name_is_reserved(const char *s);
 const ContainerSpec *cell_root_container(const CellSpec *c);
 /* The containerd id of a container: <space>_<stack>_<cell>_<container> ("root" for the root container),
  * shortened with a hash suffix when over containerd's 76 bytes. ret holds 77 bytes. */
-void containerd_container_id(const ResourceId *cell, const char *container, bool is_root, char ret[static 77]);
+void containerd_container_id(const ResourceId *cell, const char *container, bool is_root,
+                             char ret[static 77]);
 /* The pinned netns name of a cell: kukeon_<realm>_<space>_<stack>_<cell>. */
 int cell_netns_name(const ResourceId *cell, char *ret, size_t size);
 /* The cgroup path of a resource under root ("/kukeon/<realm>/<space>/<stack>/<cell>"). */

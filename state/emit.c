@@ -11,10 +11,10 @@
 static bool looks_special(const char *s)
 {
         static const char *const words[] = {
-                "y",    "Y",    "yes",   "Yes",   "YES",   "n",     "N",    "no",    "No",  "NO",
-                "true", "True", "TRUE",  "false", "False", "FALSE", "on",   "On",    "ON",  "off",
-                "Off",  "OFF",  "~",     "null",  "Null",  "NULL",  ".inf", ".Inf",  ".INF", "-.inf",
-                "+.inf", ".nan", ".NaN", ".NAN",  "<<",    "=",
+                "y",    "Y",    "yes",   "Yes",   "YES",   "n",     "N",     "no",   "No",
+                "NO",   "true", "True",  "TRUE",  "false", "False", "FALSE", "on",   "On",
+                "ON",   "off",  "Off",   "OFF",   "~",     "null",  "Null",  "NULL", ".inf",
+                ".Inf", ".INF", "-.inf", "+.inf", ".nan",  ".NaN",  ".NAN",  "<<",   "=",
         };
         for (size_t i = 0; i < ARRAY_SIZE(words); i++)
                 if (streq(s, words[i]))
@@ -70,12 +70,12 @@ static int emit_value(yaml_emitter_t *e, json_t *v)
                 const char *key;
                 json_t *item;
                 bool flow = json_object_size(v) == 0;
-                if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-                                                         flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE))
+                if (!yaml_mapping_start_event_initialize(
+                            &ev, NULL, NULL, 1, flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE))
                         return -ENOMEM;
                 if ((r = emit(e, &ev)) < 0)
                         return r;
-                json_object_foreach(v, key, item) {
+                json_object_foreach (v, key, item) {
                         if ((r = emit_scalar(e, key, yaml_string_needs_quotes(key))) < 0 ||
                             (r = emit_value(e, item)) < 0)
                                 return r;
@@ -88,13 +88,12 @@ static int emit_value(yaml_emitter_t *e, json_t *v)
                 size_t i;
                 json_t *item;
                 bool flow = json_array_size(v) == 0;
-                if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                          flow ? YAML_FLOW_SEQUENCE_STYLE
-                                                               : YAML_BLOCK_SEQUENCE_STYLE))
+                if (!yaml_sequence_start_event_initialize(
+                            &ev, NULL, NULL, 1, flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE))
                         return -ENOMEM;
                 if ((r = emit(e, &ev)) < 0)
                         return r;
-                json_array_foreach(v, i, item) {
+                json_array_foreach (v, i, item) {
                         if ((r = emit_value(e, item)) < 0)
                                 return r;
                 }
@@ -144,8 +143,9 @@ char *yaml_from_json(json_t *v)
                 r = -ENOMEM;
         if (r == 0)
                 r = emit_value(&e, v);
-        if (r == 0 && (!yaml_document_end_event_initialize(&ev, 1) || emit(&e, &ev) < 0 ||
-                       !yaml_stream_end_event_initialize(&ev) || emit(&e, &ev) < 0 || !yaml_emitter_flush(&e)))
+        if (r == 0 &&
+            (!yaml_document_end_event_initialize(&ev, 1) || emit(&e, &ev) < 0 ||
+             !yaml_stream_end_event_initialize(&ev) || emit(&e, &ev) < 0 || !yaml_emitter_flush(&e)))
                 r = -ENOMEM;
         yaml_emitter_delete(&e);
         if (r < 0) {

@@ -9,26 +9,34 @@
 /* ---- enum tables ---- */
 
 static const char *const kind_names[_KIND_MAX + 1] = {
-        [KIND_REALM] = "Realm",         [KIND_SPACE] = "Space", [KIND_STACK] = "Stack",
-        [KIND_CELL] = "Cell",           [KIND_CONTAINER] = "Container", [KIND_IMAGE] = "Image",
+        [KIND_REALM] = "Realm", [KIND_SPACE] = "Space",         [KIND_STACK] = "Stack",
+        [KIND_CELL] = "Cell",   [KIND_CONTAINER] = "Container", [KIND_IMAGE] = "Image",
 };
 static const char *const kind_nouns[_KIND_MAX] = {
         [KIND_REALM] = "realm", [KIND_SPACE] = "space",         [KIND_STACK] = "stack",
         [KIND_CELL] = "cell",   [KIND_CONTAINER] = "container", [KIND_IMAGE] = "image",
 };
 static const char *const state_names[_STATE_MAX + 1] = {
-        [STATE_PENDING] = "Pending",   [STATE_CREATING] = "Creating", [STATE_READY] = "Ready",
-        [STATE_DEGRADED] = "Degraded", [STATE_STOPPED] = "Stopped",   [STATE_EXITED] = "Exited",
-        [STATE_ERROR] = "Error",       [STATE_FAILED] = "Failed",     [STATE_DELETING] = "Deleting",
-        [STATE_UNKNOWN] = "Unknown",   [STATE_PAUSED] = "Paused",     [STATE_PAUSING] = "Pausing",
+        [STATE_PENDING] = "Pending",
+        [STATE_CREATING] = "Creating",
+        [STATE_READY] = "Ready",
+        [STATE_DEGRADED] = "Degraded",
+        [STATE_STOPPED] = "Stopped",
+        [STATE_EXITED] = "Exited",
+        [STATE_ERROR] = "Error",
+        [STATE_FAILED] = "Failed",
+        [STATE_DELETING] = "Deleting",
+        [STATE_UNKNOWN] = "Unknown",
+        [STATE_PAUSED] = "Paused",
+        [STATE_PAUSING] = "Pausing",
         [STATE_NOT_CREATED] = "NotCreated",
 };
 static const char *const restart_policy_names[_RESTART_MAX + 1] = {
         [RESTART_NEVER] = "never", [RESTART_ON_FAILURE] = "on-failure", [RESTART_ALWAYS] = "always"};
-static const char *const run_state_names[_RUN_STATE_MAX + 1] = {[RUN_STATE_RUNNING] = "Running",
-                                                                [RUN_STATE_STOPPED] = "Stopped"};
-static const char *const volume_kind_names[_VOLUME_KIND_MAX + 1] = {[VOLUME_BIND] = "bind",
-                                                                    [VOLUME_TMPFS] = "tmpfs"};
+static const char *const run_state_names[_RUN_STATE_MAX + 1] = {
+        [RUN_STATE_RUNNING] = "Running", [RUN_STATE_STOPPED] = "Stopped"};
+static const char *const volume_kind_names[_VOLUME_KIND_MAX + 1] = {
+        [VOLUME_BIND] = "bind", [VOLUME_TMPFS] = "tmpfs"};
 static const char *const egress_names[_EGRESS_MAX + 1] = {[EGRESS_ALLOW] = "allow", [EGRESS_DENY] = "deny"};
 
 const char *kind_to_string(Kind k)
@@ -55,10 +63,10 @@ Kind kind_from_noun(const char *s)
                 const char *alias;
                 Kind kind;
         } aliases[] = {
-                {"realms", KIND_REALM}, {"r", KIND_REALM},          {"spaces", KIND_SPACE},
-                {"sp", KIND_SPACE},     {"stacks", KIND_STACK},     {"st", KIND_STACK},
-                {"cells", KIND_CELL},   {"ce", KIND_CELL},          {"containers", KIND_CONTAINER},
-                {"co", KIND_CONTAINER}, {"images", KIND_IMAGE},     {"img", KIND_IMAGE},
+                {"realms", KIND_REALM}, {"r", KIND_REALM},      {"spaces", KIND_SPACE},
+                {"sp", KIND_SPACE},     {"stacks", KIND_STACK}, {"st", KIND_STACK},
+                {"cells", KIND_CELL},   {"ce", KIND_CELL},      {"containers", KIND_CONTAINER},
+                {"co", KIND_CONTAINER}, {"images", KIND_IMAGE}, {"img", KIND_IMAGE},
         };
         for (int k = 0; k < _KIND_MAX; k++)
                 if (strcasecmp(kind_nouns[k], s) == 0)
@@ -94,24 +102,65 @@ const char *run_state_to_string(RunState s)
 
 /* ---- field tables ---- */
 
-#define F_STR(n, T, m)            {.name = n, .type = FT_STRING, .offset = offsetof(T, m)}
-#define F_SECRET(n, T, m)         {.name = n, .type = FT_STRING, .offset = offsetof(T, m), .flags = FIELD_SECRET}
-#define F_STR_DEF(n, T, m)        {.name = n, .type = FT_STRING, .offset = offsetof(T, m), .has_default = true}
-#define F_BOOL(n, T, m)           {.name = n, .type = FT_BOOL, .offset = offsetof(T, m), .has_default = true}
-#define F_INT(n, T, m, lo, hi)    {.name = n, .type = FT_INT, .offset = offsetof(T, m), .min = lo, .max = hi}
-#define F_INT_DEF(n, T, m, lo, hi, d)                                                                        \
-        {.name = n, .type = FT_INT, .offset = offsetof(T, m), .min = lo, .max = hi, .has_default = true,     \
-         .def_int = d}
-#define F_ENUM(n, T, m, tbl, d)                                                                              \
-        {.name = n, .type = FT_ENUM, .offset = offsetof(T, m), .names = tbl, .has_default = true, .def_int = d}
-#define F_STATE(n, T, m)          {.name = n, .type = FT_ENUM, .offset = offsetof(T, m), .names = state_names}
-#define F_TIME(n, T, m)           {.name = n, .type = FT_TIME, .offset = offsetof(T, m)}
-#define F_STRLIST(n, T, m)        {.name = n, .type = FT_STRLIST, .offset = offsetof(T, m)}
-#define F_INTLIST(n, T, m, lo, hi) {.name = n, .type = FT_INTLIST, .offset = offsetof(T, m), .min = lo, .max = hi}
-#define F_STRMAP(n, T, m)         {.name = n, .type = FT_STRMAP, .offset = offsetof(T, m)}
-#define F_OBJ(n, T, m, s)         {.name = n, .type = FT_OBJECT, .offset = offsetof(T, m), .schema = &s}
-#define F_OBJLIST(n, T, m, c, s)                                                                             \
-        {.name = n, .type = FT_OBJLIST, .offset = offsetof(T, m), .count_offset = offsetof(T, c), .schema = &s}
+#define F_STR(n, T, m)                                                                                      \
+        {                                                                                                   \
+                .name = n, .type = FT_STRING, .offset = offsetof(T, m)                                      \
+        }
+#define F_SECRET(n, T, m)                                                                                   \
+        {                                                                                                   \
+                .name = n, .type = FT_STRING, .offset = offsetof(T, m), .flags = FIELD_SECRET               \
+        }
+#define F_STR_DEF(n, T, m)                                                                                  \
+        {                                                                                                   \
+                .name = n, .type = FT_STRING, .offset = offsetof(T, m), .has_default = true                 \
+        }
+#define F_BOOL(n, T, m)                                                                                     \
+        {                                                                                                   \
+                .name = n, .type = FT_BOOL, .offset = offsetof(T, m), .has_default = true                   \
+        }
+#define F_INT(n, T, m, lo, hi)                                                                              \
+        {                                                                                                   \
+                .name = n, .type = FT_INT, .offset = offsetof(T, m), .min = lo, .max = hi                   \
+        }
+#define F_INT_DEF(n, T, m, lo, hi, d)                                                                       \
+        {                                                                                                   \
+                .name = n, .type = FT_INT, .offset = offsetof(T, m), .min = lo, .max = hi,                  \
+                .has_default = true, .def_int = d                                                           \
+        }
+#define F_ENUM(n, T, m, tbl, d)                                                                             \
+        {                                                                                                   \
+                .name = n, .type = FT_ENUM, .offset = offsetof(T, m), .names = tbl, .has_default = true,    \
+                .def_int = d                                                                                \
+        }
+#define F_STATE(n, T, m)                                                                                    \
+        {                                                                                                   \
+                .name = n, .type = FT_ENUM, .offset = offsetof(T, m), .names = state_names                  \
+        }
+#define F_TIME(n, T, m)                                                                                     \
+        {                                                                                                   \
+                .name = n, .type = FT_TIME, .offset = offsetof(T, m)                                        \
+        }
+#define F_STRLIST(n, T, m)                                                                                  \
+        {                                                                                                   \
+                .name = n, .type = FT_STRLIST, .offset = offsetof(T, m)                                     \
+        }
+#define F_INTLIST(n, T, m, lo, hi)                                                                          \
+        {                                                                                                   \
+                .name = n, .type = FT_INTLIST, .offset = offsetof(T, m), .min = lo, .max = hi               \
+        }
+#define F_STRMAP(n, T, m)                                                                                   \
+        {                                                                                                   \
+                .name = n, .type = FT_STRMAP, .offset = offsetof(T, m)                                      \
+        }
+#define F_OBJ(n, T, m, s)                                                                                   \
+        {                                                                                                   \
+                .name = n, .type = FT_OBJECT, .offset = offsetof(T, m), .schema = &s                        \
+        }
+#define F_OBJLIST(n, T, m, c, s)                                                                            \
+        {                                                                                                   \
+                .name = n, .type = FT_OBJLIST, .offset = offsetof(T, m), .count_offset = offsetof(T, c),    \
+                .schema = &s                                                                                \
+        }
 #define SCHEMA(var, T, tbl) const Schema var = {#T, sizeof(T), tbl, ARRAY_SIZE(tbl)}
 
 #define F_ANYINT(n, T, m) F_INT(n, T, m, INT64_MIN, INT64_MAX)
@@ -211,7 +260,8 @@ static SCHEMA(space_network_schema, SpaceNetwork, space_network_fields);
 
 static const Field container_defaults_fields[] = {
         F_STR("user", ContainerDefaults, user),
-        {.name = "readOnlyRootFilesystem", .type = FT_BOOL,
+        {.name = "readOnlyRootFilesystem",
+         .type = FT_BOOL,
          .offset = offsetof(ContainerDefaults, read_only_root_filesystem)},
         F_OBJ("capabilities", ContainerDefaults, capabilities, capabilities_schema),
         F_OBJ("resources", ContainerDefaults, resources, resources_schema),
@@ -293,10 +343,10 @@ static const Field container_status_fields[] = {
 };
 SCHEMA(container_status_schema, ContainerStatus, container_status_fields);
 
-#define STATUS_COMMON                                                                                        \
-        F_STR("observedDigest", Status, observed_digest), F_STATE("state", Status, state),                   \
-                F_STR("reason", Status, reason), F_STR("message", Status, message),                          \
-                F_TIME("createdAt", Status, created_at), F_TIME("updatedAt", Status, updated_at),            \
+#define STATUS_COMMON                                                                                       \
+        F_STR("observedDigest", Status, observed_digest), F_STATE("state", Status, state),                  \
+                F_STR("reason", Status, reason), F_STR("message", Status, message),                         \
+                F_TIME("createdAt", Status, created_at), F_TIME("updatedAt", Status, updated_at),           \
                 F_TIME("readyAt", Status, ready_at)
 
 static const Field realm_status_fields[] = {
@@ -363,18 +413,19 @@ static SCHEMA(image_status_schema, Status, image_status_fields);
 
 /* ---- documents ---- */
 
-#define DOCUMENT_FIELDS(spec_s, status_s)                                                                    \
-        {                                                                                                    \
-                F_STR("apiVersion", Document, api_version), F_STR("kind", Document, kind_name),              \
-                        F_OBJ("metadata", Document, metadata, metadata_schema),                              \
-                        F_OBJ("spec", Document, spec, spec_s), F_OBJ("status", Document, status, status_s),  \
+#define DOCUMENT_FIELDS(spec_s, status_s)                                                                   \
+        {                                                                                                   \
+                F_STR("apiVersion", Document, api_version), F_STR("kind", Document, kind_name),             \
+                        F_OBJ("metadata", Document, metadata, metadata_schema),                             \
+                        F_OBJ("spec", Document, spec, spec_s), F_OBJ("status", Document, status, status_s), \
         }
 
 static const Field realm_doc_fields[] = DOCUMENT_FIELDS(realm_spec_schema, realm_status_schema);
 static const Field space_doc_fields[] = DOCUMENT_FIELDS(space_spec_schema, space_status_schema);
 static const Field stack_doc_fields[] = DOCUMENT_FIELDS(stack_spec_schema, stack_status_schema);
 static const Field cell_doc_fields[] = DOCUMENT_FIELDS(cell_spec_schema, cell_status_schema);
-static const Field container_doc_fields[] = DOCUMENT_FIELDS(container_spec_schema, container_doc_status_schema);
+static const Field container_doc_fields[] =
+        DOCUMENT_FIELDS(container_spec_schema, container_doc_status_schema);
 static const Field image_doc_fields[] = DOCUMENT_FIELDS(image_spec_schema, image_status_schema);
 
 static SCHEMA(realm_doc_schema, Document, realm_doc_fields);
@@ -385,8 +436,8 @@ static SCHEMA(container_doc_schema, Document, container_doc_fields);
 static SCHEMA(image_doc_schema, Document, image_doc_fields);
 
 static const Schema *const doc_schemas[_KIND_MAX] = {
-        [KIND_REALM] = &realm_doc_schema, [KIND_SPACE] = &space_doc_schema,
-        [KIND_STACK] = &stack_doc_schema, [KIND_CELL] = &cell_doc_schema,
+        [KIND_REALM] = &realm_doc_schema,         [KIND_SPACE] = &space_doc_schema,
+        [KIND_STACK] = &stack_doc_schema,         [KIND_CELL] = &cell_doc_schema,
         [KIND_CONTAINER] = &container_doc_schema, [KIND_IMAGE] = &image_doc_schema,
 };
 

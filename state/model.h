@@ -284,30 +284,30 @@ typedef struct Status {
         int64_t updated_at;
         int64_t ready_at;
         char *cgroup_path;
-        char *namespace;          /* realm */
-        char *network;            /* space: CNI network name */
-        char *bridge;             /* space */
-        char *subnet;             /* space */
-        char *gateway;            /* space */
-        char *cni_config_path;    /* space */
-        char *netns;              /* cell */
-        char *ip;                 /* cell */
-        char *root_container_id;  /* cell */
-        char *restarted_at;       /* cell: the restart annotation last acted on */
+        char *namespace;             /* realm */
+        char *network;               /* space: CNI network name */
+        char *bridge;                /* space */
+        char *subnet;                /* space */
+        char *gateway;               /* space */
+        char *cni_config_path;       /* space */
+        char *netns;                 /* cell */
+        char *ip;                    /* cell */
+        char *root_container_id;     /* cell */
+        char *restarted_at;          /* cell: the restart annotation last acted on */
         ContainerStatus *containers; /* cell */
         size_t n_containers;
-        char *containerd_id;      /* container */
-        int64_t pid;              /* container */
-        char *image_digest;       /* container */
-        int64_t restart_count;    /* container */
-        int64_t restart_time;     /* container */
-        int64_t start_time;       /* container */
-        int64_t finish_time;      /* container */
-        int64_t exit_code;        /* container */
-        char *exit_signal;        /* container */
-        char *digest;             /* image */
-        int64_t size_bytes;       /* image */
-        Progress progress;        /* image */
+        char *containerd_id;   /* container */
+        int64_t pid;           /* container */
+        char *image_digest;    /* container */
+        int64_t restart_count; /* container */
+        int64_t restart_time;  /* container */
+        int64_t start_time;    /* container */
+        int64_t finish_time;   /* container */
+        int64_t exit_code;     /* container */
+        char *exit_signal;     /* container */
+        char *digest;          /* image */
+        int64_t size_bytes;    /* image */
+        Progress progress;     /* image */
         Usage usage;
 } Status;
 

@@ -41,7 +41,8 @@ const ContainerSpec *cell_root_container(const CellSpec *c)
         return c->n_containers > 0 ? &c->containers[0] : NULL;
 }
 
-void containerd_container_id(const ResourceId *cell, const char *container, bool is_root, char ret[static 77])
+void containerd_container_id(const ResourceId *cell, const char *container, bool is_root,
+                             char ret[static 77])
 {
         char full[4 * (NAME_MAX_LEN + 1) + 8];
         int n = snprintf(full, sizeof(full), "%s_%s_%s_%s", cell->space, cell->stack, cell->cell,
@@ -73,7 +74,10 @@ int cell_netns_name(const ResourceId *cell, char *ret, size_t size)
 int resource_cgroup_path(const char *root, const ResourceId *id, char *ret, size_t size)
 {
         const char *parts[] = {id->realm, id->space, id->stack, id->cell};
-        size_t levels = id->kind == KIND_REALM ? 1 : id->kind == KIND_SPACE ? 2 : id->kind == KIND_STACK ? 3 : 4;
+        size_t levels = id->kind == KIND_REALM   ? 1
+                        : id->kind == KIND_SPACE ? 2
+                        : id->kind == KIND_STACK ? 3
+                                                 : 4;
         int n = snprintf(ret, size, "/%s", root);
         for (size_t i = 0; i < levels && n >= 0 && (size_t)n < size; i++)
                 n += snprintf(ret + n, size - (size_t)n, "/%s", parts[i]);

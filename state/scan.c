@@ -149,10 +149,12 @@ static int load_entry(Store *s, Tree *t, size_t i, unsigned flags)
 /* Keeps an entry only when it has a manifest, or a status/orphan listing is wanted. */
 static bool keep_entry(const TreeEntry *e, unsigned flags)
 {
-        return e->has_spec_file || ((flags & TREE_WITH_ORPHANS) && (e->status || e->id.kind == KIND_CONTAINER));
+        return e->has_spec_file ||
+               ((flags & TREE_WITH_ORPHANS) && (e->status || e->id.kind == KIND_CONTAINER));
 }
 
-static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t parent, Kind kind, unsigned flags);
+static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t parent, Kind kind,
+                      unsigned flags);
 
 static int scan_one(Store *s, Tree *t, const ResourceId *id, ssize_t parent, bool is_symlink, unsigned flags)
 {
@@ -165,7 +167,8 @@ static int scan_one(Store *s, Tree *t, const ResourceId *id, ssize_t parent, boo
                 char path[1024];
                 store_dir_path(id, path, sizeof(path));
                 e->has_spec_file = true;
-                r = diag_set(&e->error, -ELOOP, path, 0, 0, NULL, "a symlink in the run path is not followed");
+                r = diag_set(&e->error, -ELOOP, path, 0, 0, NULL,
+                             "a symlink in the run path is not followed");
                 return r == -ENOMEM ? r : 0;
         }
         if ((r = load_entry(s, t, i, flags)) < 0)
@@ -190,7 +193,8 @@ static int scan_one(Store *s, Tree *t, const ResourceId *id, ssize_t parent, boo
         return 0;
 }
 
-static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t parent, Kind kind, unsigned flags)
+static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t parent, Kind kind,
+                      unsigned flags)
 {
         char dir[1024] = "";
         DirEntryName *items = NULL;
@@ -215,7 +219,8 @@ static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t pa
                 id.kind = kind;
                 if (kind == KIND_IMAGE || kind == KIND_CONTAINER) {
                         size_t len = strlen(name);
-                        if (items[k].is_dir || len <= 5 || len - 5 >= sizeof(stem) || !streq(name + len - 5, ".yaml") ||
+                        if (items[k].is_dir || len <= 5 || len - 5 >= sizeof(stem) ||
+                            !streq(name + len - 5, ".yaml") ||
                             (len > 12 && streq(name + len - 12, ".status.yaml")))
                                 continue;
                         memcpy(stem, name, len - 5);
@@ -226,7 +231,8 @@ static int scan_level(Store *s, Tree *t, const ResourceId *parent_id, ssize_t pa
                         r = scan_one(s, t, &id, parent, items[k].is_symlink, flags);
                         continue;
                 }
-                if ((!items[k].is_dir && !items[k].is_symlink) || !name_is_valid(name) || name_is_reserved(name))
+                if ((!items[k].is_dir && !items[k].is_symlink) || !name_is_valid(name) ||
+                    name_is_reserved(name))
                         continue;
                 char *levels[] = {id.realm, id.space, id.stack, id.cell};
                 strcpy(levels[kind - KIND_REALM], name);

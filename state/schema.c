@@ -9,7 +9,7 @@
 
 #define PATH_MAX_LEN 512
 
-#define AT(obj, f, T) ((T *)((char *)(obj) + (f)->offset))
+#define AT(obj, f, T)  ((T *)((char *)(obj) + (f)->offset))
 #define CAT(obj, f, T) ((const T *)((const char *)(obj) + (f)->offset))
 
 int schema_field_index(const Schema *s, const char *name)
@@ -142,7 +142,7 @@ static size_t path_push(Decoder *d, const char *name, long index)
                              d->path_len ? "." : "", name);
         if (n > 0)
                 d->path_len = d->path_len + (size_t)n < sizeof(d->path) ? d->path_len + (size_t)n
-                                                                          : sizeof(d->path) - 1;
+                                                                        : sizeof(d->path) - 1;
         return saved;
 }
 
@@ -497,7 +497,8 @@ json_t *schema_to_json(const Schema *s, const void *obj, unsigned flags)
                                 v = json_string("<redacted>");
                         else
                                 v = json_from_value(f, obj, flags);
-                        if (v && (flags & SCHEMA_JSON_CANONICAL) && json_is_object(v) && json_object_size(v) == 0) {
+                        if (v && (flags & SCHEMA_JSON_CANONICAL) && json_is_object(v) &&
+                            json_object_size(v) == 0) {
                                 json_decref(v);
                                 continue;
                         }
@@ -564,8 +565,8 @@ static json_t *json_from_value(const Field *f, const void *obj, unsigned flags)
                 size_t n = *(const size_t *)((const char *)obj + f->count_offset);
                 a = json_array();
                 for (size_t i = 0; a && i < n; i++)
-                        if (json_array_append_new(a, schema_to_json(f->schema, items + i * f->schema->size,
-                                                                    flags)) < 0)
+                        if (json_array_append_new(
+                                    a, schema_to_json(f->schema, items + i * f->schema->size, flags)) < 0)
                                 return json_decref(a), NULL;
                 return a;
         }
@@ -581,7 +582,8 @@ void schema_apply_defaults(const Schema *s, void *obj)
                 const Field *f = &s->fields[i];
                 if (!field_is_set(obj, i)) {
                         if (!f->has_default || f->type == FT_STRING)
-                                continue; /* string defaults depend on identity: see document_apply_defaults */
+                                continue; /* string defaults depend on identity: see document_apply_defaults
+                                           */
                         if (f->type == FT_BOOL)
                                 *AT(obj, f, bool) = f->def_int != 0;
                         else if (f->type == FT_INT)

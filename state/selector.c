@@ -84,7 +84,8 @@ static int parse_requirement(char *term, Requirement *ret, Diag *diag)
                 value = strip(value);
         if (!token_is_valid(key, false) || (value && !token_is_valid(value, true)))
                 return diag_set(diag, -EINVAL, NULL, 0, 0, NULL,
-                                "invalid selector term \"%s\": expected key=value, key!=value, key or !key", term);
+                                "invalid selector term \"%s\": expected key=value, key!=value, key or !key",
+                                term);
         ret->op = op;
         ret->key = strdup(key);
         ret->value = value ? strdup(value) : NULL;

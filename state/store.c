@@ -96,7 +96,8 @@ int store_dir_path(const ResourceId *id, char *ret, size_t size)
         case KIND_CELL:
                 return fmt_path(ret, size, "%s/%s/%s/%s", id->realm, id->space, id->stack, id->cell);
         case KIND_CONTAINER:
-                return fmt_path(ret, size, "%s/%s/%s/%s/containers", id->realm, id->space, id->stack, id->cell);
+                return fmt_path(ret, size, "%s/%s/%s/%s/containers", id->realm, id->space, id->stack,
+                                id->cell);
         case KIND_IMAGE:
                 return fmt_path(ret, size, "%s/images", id->realm);
         default:
@@ -304,7 +305,8 @@ int store_read_file(Store *s, const char *relpath, char **ret_buf, size_t *ret_l
         int r = open_parent(s, relpath, false, &dfd, &base);
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        _cleanup_close_ int fd =
+                openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         struct stat st;
@@ -492,8 +494,8 @@ int store_read_status(Store *s, const ResourceId *id, Document **ret, Diag *diag
                 return r;
         if (r < 0)
                 return read_error(diag, path, r);
-        return document_parse_one(buf, len, path, id->kind, id->kind == KIND_CONTAINER ? 0 : PARSE_STATUS, ret,
-                                  diag);
+        return document_parse_one(buf, len, path, id->kind, id->kind == KIND_CONTAINER ? 0 : PARSE_STATUS,
+                                  ret, diag);
 }
 
 static int write_document(Store *s, const char *path, const Document *d, unsigned flags)

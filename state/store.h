@@ -70,14 +70,14 @@ int store_write_status(Store *s, const ResourceId *id, const Document *d);
 /* One resource of a snapshot. */
 typedef struct TreeEntry {
         ResourceId id;
-        Document *spec;    /* NULL when missing or invalid */
-        Document *status;  /* NULL when there is none (or with TREE_SPECS_ONLY) */
-        Diag error;        /* why spec is NULL, or why the parent blocks it */
+        Document *spec;   /* NULL when missing or invalid */
+        Document *status; /* NULL when there is none (or with TREE_SPECS_ONLY) */
+        Diag error;       /* why spec is NULL, or why the parent blocks it */
         bool has_spec_file;
-        bool blocked;      /* an ancestor is missing or invalid */
+        bool blocked; /* an ancestor is missing or invalid */
         int64_t spec_mtime;
-        char digest[72];   /* observedDigest the daemon should reach; "" when spec is NULL */
-        ssize_t parent;    /* index in the tree, -1 for realms */
+        char digest[72]; /* observedDigest the daemon should reach; "" when spec is NULL */
+        ssize_t parent;  /* index in the tree, -1 for realms */
 } TreeEntry;
 
 typedef struct Tree {
@@ -86,8 +86,8 @@ typedef struct Tree {
 } Tree;
 
 enum {
-        TREE_WITH_STATUS = 1u << 0,   /* also read status files */
-        TREE_WITH_ORPHANS = 1u << 1,  /* also list directories that have a status but no spec */
+        TREE_WITH_STATUS = 1u << 0,     /* also read status files */
+        TREE_WITH_ORPHANS = 1u << 1,    /* also list directories that have a status but no spec */
         TREE_WITH_CONTAINERS = 1u << 2, /* also read containers/<c>.yaml of each cell */
 };
 

@@ -40,7 +40,8 @@ static int check_name(Validator *v, const char *path, const char *what, const ch
                 return vfail(v, path, "required field is missing");
         if (!name_is_valid(name))
                 return vfail(v, path,
-                             "%s name \"%s\" is invalid: expected a DNS-1123 label (lowercase letters, digits and "
+                             "%s name \"%s\" is invalid: expected a DNS-1123 label (lowercase letters, "
+                             "digits and "
                              "'-', starting and ending with a letter or digit, at most 63 bytes)",
                              what, name);
         if (name_is_reserved(name))
@@ -52,8 +53,8 @@ static int check_parent(Validator *v, const char *path, const char *value, const
                         const char *level)
 {
         if (value && !streq(value, expected))
-                return vfail(v, path, "\"%s\" does not match the %s \"%s\" where the manifest is", value, level,
-                             expected);
+                return vfail(v, path, "\"%s\" does not match the %s \"%s\" where the manifest is", value,
+                             level, expected);
         return 0;
 }
 
@@ -89,14 +90,17 @@ static int check_metadata(Validator *v, const Document *d, const ResourceId *id)
         }
         for (size_t i = 0; i < d->metadata.annotations.n; i++)
                 if (!label_key_is_valid(d->metadata.annotations.items[i].key))
-                        return vfail(v, PATHF(path, "metadata.annotations.%s", d->metadata.annotations.items[i].key),
-                                     "invalid annotation key: expected letters, digits, '.', '_', '-' or '/'");
+                        return vfail(
+                                v,
+                                PATHF(path, "metadata.annotations.%s", d->metadata.annotations.items[i].key),
+                                "invalid annotation key: expected letters, digits, '.', '_', '-' or '/'");
         return 0;
 }
 
 static bool is_abs_path(const char *p)
 {
-        return p && p[0] == '/' && !strstr(p, "/../") && !(strlen(p) >= 3 && streq(p + strlen(p) - 3, "/.."));
+        return p && p[0] == '/' && !strstr(p, "/../") &&
+               !(strlen(p) >= 3 && streq(p + strlen(p) - 3, "/.."));
 }
 
 /* Parses "a.b.c.d/n" into network order address and prefix. */
@@ -120,14 +124,16 @@ static int parse_cidr(const char *s, uint32_t *ret_addr, unsigned *ret_prefix)
         return 0;
 }
 
-static int check_cidr(Validator *v, const char *path, const char *s, unsigned min_prefix, unsigned max_prefix)
+static int check_cidr(Validator *v, const char *path, const char *s, unsigned min_prefix,
+                      unsigned max_prefix)
 {
         uint32_t addr;
         unsigned prefix;
         if (parse_cidr(s, &addr, &prefix) < 0)
                 return vfail(v, path, "\"%s\" is not an IPv4 CIDR such as 10.88.1.0/24", s);
         if (prefix < min_prefix || prefix > max_prefix)
-                return vfail(v, path, "prefix /%u is out of range (/%u to /%u)", prefix, min_prefix, max_prefix);
+                return vfail(v, path, "prefix /%u is out of range (/%u to /%u)", prefix, min_prefix,
+                             max_prefix);
         uint32_t mask = prefix ? 0xffffffffu << (32 - prefix) : 0;
         if (addr & ~mask)
                 return vfail(v, path, "\"%s\" has host bits set: expected the network address", s);
@@ -137,7 +143,8 @@ static int check_cidr(Validator *v, const char *path, const char *s, unsigned mi
 static int check_resources(Validator *v, const char *path, const Resources *res)
 {
         char p[160];
-        if (schema_has(&resources_schema, res, "cpuPeriodMicros") && !schema_has(&resources_schema, res, "cpuQuotaMicros"))
+        if (schema_has(&resources_schema, res, "cpuPeriodMicros") &&
+            !schema_has(&resources_schema, res, "cpuQuotaMicros"))
                 return vfail(v, PATHF(p, "%s.cpuPeriodMicros", path), "only meaningful with cpuQuotaMicros");
         return 0;
 }
@@ -145,12 +152,47 @@ static int check_resources(Validator *v, const char *path, const Resources *res)
 static int check_capabilities(Validator *v, const char *path, const StrList *l)
 {
         static const char *const known[] = {
-                "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-                "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-                "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-                "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-                "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-                "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+                "CHOWN",
+                "DAC_OVERRIDE",
+                "DAC_READ_SEARCH",
+                "FOWNER",
+                "FSETID",
+                "KILL",
+                "SETGID",
+                "SETUID",
+                "SETPCAP",
+                "LINUX_IMMUTABLE",
+                "NET_BIND_SERVICE",
+                "NET_BROADCAST",
+                "NET_ADMIN",
+                "NET_RAW",
+                "IPC_LOCK",
+                "IPC_OWNER",
+                "SYS_MODULE",
+                "SYS_RAWIO",
+                "SYS_CHROOT",
+                "SYS_PTRACE",
+                "SYS_PACCT",
+                "SYS_ADMIN",
+                "SYS_BOOT",
+                "SYS_NICE",
+                "SYS_RESOURCE",
+                "SYS_TIME",
+                "SYS_TTY_CONFIG",
+                "MKNOD",
+                "LEASE",
+                "AUDIT_WRITE",
+                "AUDIT_CONTROL",
+                "SETFCAP",
+                "MAC_OVERRIDE",
+                "MAC_ADMIN",
+                "SYSLOG",
+                "WAKE_ALARM",
+                "BLOCK_SUSPEND",
+                "AUDIT_READ",
+                "PERFMON",
+                "BPF",
+                "CHECKPOINT_RESTORE",
         };
         char p[160];
         for (size_t i = 0; i < l->n; i++) {
@@ -163,7 +205,8 @@ static int check_capabilities(Validator *v, const char *path, const StrList *l)
                         ok = strcasecmp(bare, known[k]) == 0;
                 if (!ok)
                         return vfail(v, PATHF(p, "%s[%zu]", path, i),
-                                     "unknown capability \"%s\": expected a name such as NET_ADMIN or ALL", c);
+                                     "unknown capability \"%s\": expected a name such as NET_ADMIN or ALL",
+                                     c);
         }
         return 0;
 }
@@ -174,7 +217,8 @@ static int check_volumes(Validator *v, const char *path, const ContainerSpec *c)
         for (size_t i = 0; i < c->n_volumes; i++) {
                 const Volume *vol = &c->volumes[i];
                 if (!vol->target)
-                        return vfail(v, PATHF(p, "%s.volumes[%zu].target", path, i), "required field is missing");
+                        return vfail(v, PATHF(p, "%s.volumes[%zu].target", path, i),
+                                     "required field is missing");
                 if (!is_abs_path(vol->target) || streq(vol->target, "/"))
                         return vfail(v, PATHF(p, "%s.volumes[%zu].target", path, i),
                                      "expected an absolute path other than /, found \"%s\"", vol->target);
@@ -190,7 +234,9 @@ static int check_volumes(Validator *v, const char *path, const ContainerSpec *c)
                                 return vfail(v, PATHF(p, "%s.volumes[%zu].source", path, i),
                                              "expected an absolute path, found \"%s\"", vol->source);
                         if (vol->mode || vol->size_bytes)
-                                return vfail(v, PATHF(p, "%s.volumes[%zu].%s", path, i, vol->mode ? "mode" : "sizeBytes"),
+                                return vfail(v,
+                                             PATHF(p, "%s.volumes[%zu].%s", path, i,
+                                                   vol->mode ? "mode" : "sizeBytes"),
                                              "only for tmpfs volumes");
                 } else {
                         if (vol->source)
@@ -199,7 +245,8 @@ static int check_volumes(Validator *v, const char *path, const ContainerSpec *c)
                         if (vol->mode && (strlen(vol->mode) < 3 || strlen(vol->mode) > 4 ||
                                           strspn(vol->mode, "01234567") != strlen(vol->mode)))
                                 return vfail(v, PATHF(p, "%s.volumes[%zu].mode", path, i),
-                                             "expected an octal mode such as \"1777\", found \"%s\"", vol->mode);
+                                             "expected an octal mode such as \"1777\", found \"%s\"",
+                                             vol->mode);
                 }
         }
         return 0;
@@ -211,8 +258,8 @@ static int check_env(Validator *v, const char *path, const StrList *env)
         for (size_t i = 0; i < env->n; i++) {
                 const char *eq = strchr(env->items[i], '=');
                 if (!eq || eq == env->items[i])
-                        return vfail(v, PATHF(p, "%s.env[%zu]", path, i),
-                                     "expected KEY=VALUE, found \"%s\"", env->items[i]);
+                        return vfail(v, PATHF(p, "%s.env[%zu]", path, i), "expected KEY=VALUE, found \"%s\"",
+                                     env->items[i]);
         }
         return 0;
 }
@@ -237,15 +284,22 @@ static int check_container(Validator *v, const char *path, const ContainerSpec *
         if ((r = check_name(v, PATHF(p, "%s.id", path), "container", c->id)) < 0)
                 return r;
         if (!is_root && streq(c->id, "root"))
-                return vfail(v, PATHF(p, "%s.id", path),
-                             "\"root\" is reserved for the root container (its containerd id ends in _root)");
+                return vfail(
+                        v, PATHF(p, "%s.id", path),
+                        "\"root\" is reserved for the root container (its containerd id ends in _root)");
         if (c->containerd_id)
                 return vfail(v, PATHF(p, "%s.containerdId", path), "is set by kukeond, not in a manifest");
         if (c->external) {
-                static const char *const not_external[] = {"image", "command", "args", "volumes", "restartPolicy",
-                                                           "restartBackoffSeconds", "restartMaxRetries"};
+                static const char *const not_external[] = {"image",
+                                                           "command",
+                                                           "args",
+                                                           "volumes",
+                                                           "restartPolicy",
+                                                           "restartBackoffSeconds",
+                                                           "restartMaxRetries"};
                 if (!is_root)
-                        return vfail(v, PATHF(p, "%s.external", path), "only the root container can be external");
+                        return vfail(v, PATHF(p, "%s.external", path),
+                                     "only the root container can be external");
                 for (size_t i = 0; i < ARRAY_SIZE(not_external); i++)
                         if (schema_has(s, c, not_external[i]))
                                 return vfail(v, PATHF(p, "%s.%s", path, not_external[i]),
@@ -254,7 +308,8 @@ static int check_container(Validator *v, const char *path, const ContainerSpec *
                 if (!c->image)
                         return vfail(v, PATHF(p, "%s.image", path), "required field is missing");
                 if (!image_ref_is_valid(c->image))
-                        return vfail(v, PATHF(p, "%s.image", path), "\"%s\" is not an image reference", c->image);
+                        return vfail(v, PATHF(p, "%s.image", path), "\"%s\" is not an image reference",
+                                     c->image);
         }
         if (c->working_dir && !is_abs_path(c->working_dir))
                 return vfail(v, PATHF(p, "%s.workingDir", path), "expected an absolute path, found \"%s\"",
@@ -270,7 +325,8 @@ static int check_container(Validator *v, const char *path, const ContainerSpec *
         if (schema_has(s, c, "restartBackoffSeconds") && (!has_policy || c->restart_policy == RESTART_NEVER))
                 return vfail(v, PATHF(p, "%s.restartBackoffSeconds", path),
                              "only meaningful with restartPolicy always or on-failure");
-        if (schema_has(s, c, "restartMaxRetries") && (!has_policy || c->restart_policy != RESTART_ON_FAILURE))
+        if (schema_has(s, c, "restartMaxRetries") &&
+            (!has_policy || c->restart_policy != RESTART_ON_FAILURE))
                 return vfail(v, PATHF(p, "%s.restartMaxRetries", path),
                              "only meaningful with restartPolicy on-failure");
         return 0;
@@ -288,11 +344,13 @@ static int check_cell(Validator *v, const CellSpec *c)
                 for (size_t j = 0; j < i && k->id; j++)
                         if (streq_ptr(c->containers[j].id, k->id))
                                 return vfail(v, PATHF(p, "spec.containers[%zu].id", i),
-                                             "duplicate container id \"%s\" (also spec.containers[%zu])", k->id, j);
+                                             "duplicate container id \"%s\" (also spec.containers[%zu])",
+                                             k->id, j);
                 if (k->root) {
                         if (marked)
                                 return vfail(v, PATHF(p, "spec.containers[%zu].root", i),
-                                             "only one container can be the root (\"%s\" already is)", marked->id);
+                                             "only one container can be the root (\"%s\" already is)",
+                                             marked->id);
                         marked = k;
                 }
         }
@@ -314,9 +372,10 @@ static int check_cell(Validator *v, const CellSpec *c)
                 if ((r = check_container(v, PATHF(p, "spec.containers[%zu]", i), k, k == root)) < 0)
                         return r;
                 if (k->host_network != c->containers[0].host_network)
-                        return vfail(v, PATHF(p, "spec.containers[%zu].hostNetwork", i),
-                                     "must be the same for every container of a cell (they share one network "
-                                     "namespace)");
+                        return vfail(
+                                v, PATHF(p, "spec.containers[%zu].hostNetwork", i),
+                                "must be the same for every container of a cell (they share one network "
+                                "namespace)");
         }
         return check_resources(v, "spec.resources", &c->resources);
 }
@@ -333,28 +392,35 @@ static int check_space(Validator *v, const SpaceSpec *s)
                 if (!!rule->host == !!rule->cidr)
                         return vfail(v, PATHF(p, "spec.network.egress.allow[%zu]", i),
                                      "expected exactly one of host and cidr");
-                if (rule->cidr && (r = check_cidr(v, PATHF(p, "spec.network.egress.allow[%zu].cidr", i), rule->cidr,
-                                                  0, 32)) < 0)
+                if (rule->cidr && (r = check_cidr(v, PATHF(p, "spec.network.egress.allow[%zu].cidr", i),
+                                                  rule->cidr, 0, 32)) < 0)
                         return r;
-                if (rule->host && (!*rule->host || strspn(rule->host, "abcdefghijklmnopqrstuvwxyz"
-                                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-                                                           strlen(rule->host)))
+                if (rule->host &&
+                    (!*rule->host ||
+                     strspn(rule->host, "abcdefghijklmnopqrstuvwxyz"
+                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(rule->host)))
                         return vfail(v, PATHF(p, "spec.network.egress.allow[%zu].host", i),
                                      "expected a DNS name, found \"%s\"", rule->host);
                 for (size_t k = 0; k < rule->ports.n; k++)
                         for (size_t j = 0; j < k; j++)
                                 if (rule->ports.items[j] == rule->ports.items[k])
-                                        return vfail(v, PATHF(p, "spec.network.egress.allow[%zu].ports[%zu]", i, k),
-                                                     "duplicate port %lld", (long long)rule->ports.items[k]);
+                                        return vfail(
+                                                v,
+                                                PATHF(p, "spec.network.egress.allow[%zu].ports[%zu]", i, k),
+                                                "duplicate port %lld", (long long)rule->ports.items[k]);
         }
         if (s->cni_config_path) {
                 size_t n = strlen(s->cni_config_path);
-                if (!is_abs_path(s->cni_config_path) || n < 10 || !streq(s->cni_config_path + n - 9, ".conflist"))
-                        return vfail(v, "spec.cniConfigPath", "expected an absolute path ending in .conflist");
+                if (!is_abs_path(s->cni_config_path) || n < 10 ||
+                    !streq(s->cni_config_path + n - 9, ".conflist"))
+                        return vfail(v, "spec.cniConfigPath",
+                                     "expected an absolute path ending in .conflist");
         }
         const ContainerDefaults *cd = &s->defaults.container;
-        if ((r = check_capabilities(v, "spec.defaults.container.capabilities.add", &cd->capabilities.add)) < 0 ||
-            (r = check_capabilities(v, "spec.defaults.container.capabilities.drop", &cd->capabilities.drop)) < 0 ||
+        if ((r = check_capabilities(v, "spec.defaults.container.capabilities.add", &cd->capabilities.add)) <
+                    0 ||
+            (r = check_capabilities(v, "spec.defaults.container.capabilities.drop",
+                                    &cd->capabilities.drop)) < 0 ||
             (r = check_resources(v, "spec.defaults.container.resources", &cd->resources)) < 0)
                 return r;
         return check_resources(v, "spec.resources", &s->resources);
@@ -367,7 +433,8 @@ static bool namespace_is_valid(const char *s)
                 return false;
         bool prev_sep = true;
         for (const char *p = s; *p; p++) {
-                bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+                bool alnum =
+                        (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
                 bool sep = *p == '.' || *p == '_' || *p == '-';
                 if (!alnum && !sep)
                         return false;
@@ -382,10 +449,11 @@ static int check_realm(Validator *v, const RealmSpec *s)
 {
         char p[96];
         if (s->namespace && !namespace_is_valid(s->namespace))
-                return vfail(v, "spec.namespace",
-                             "\"%s\" is not a containerd namespace: expected letters and digits joined by single "
-                             "'.', '_' or '-', at most 76 bytes",
-                             s->namespace);
+                return vfail(
+                        v, "spec.namespace",
+                        "\"%s\" is not a containerd namespace: expected letters and digits joined by single "
+                        "'.', '_' or '-', at most 76 bytes",
+                        s->namespace);
         for (size_t i = 0; i < s->n_registry_credentials; i++) {
                 const RegistryCredential *c = &s->registry_credentials[i];
                 if (!c->server_address || !*c->server_address)
@@ -396,7 +464,9 @@ static int check_realm(Validator *v, const RealmSpec *s)
                                 return vfail(v, PATHF(p, "spec.registryCredentials[%zu].serverAddress", i),
                                              "duplicate server \"%s\"", c->server_address);
                 if (!c->username != !c->password)
-                        return vfail(v, PATHF(p, "spec.registryCredentials[%zu].%s", i, c->username ? "password" : "username"),
+                        return vfail(v,
+                                     PATHF(p, "spec.registryCredentials[%zu].%s", i,
+                                           c->username ? "password" : "username"),
                                      "username and password go together");
         }
         return check_resources(v, "spec.resources", &s->resources);
@@ -416,7 +486,8 @@ static int check_image(Validator *v, const ImageSpec *s)
                         path = s->source + 15;
                 if (!path || !is_abs_path(path))
                         return vfail(v, "spec.source",
-                                     "expected oci-archive:/path/to/image.tar or docker-archive:/path/to/image.tar, "
+                                     "expected oci-archive:/path/to/image.tar or "
+                                     "docker-archive:/path/to/image.tar, "
                                      "found \"%s\"",
                                      s->source);
         }
@@ -447,14 +518,16 @@ static int check_identity(Validator *v, const Document *d, const ResourceId *id)
         }
 }
 
-int document_validate(const Document *d, const ResourceId *id, const char *file, const YNode *root, Diag *diag)
+int document_validate(const Document *d, const ResourceId *id, const char *file, const YNode *root,
+                      Diag *diag)
 {
         Validator v = {.file = file, .root = root, .diag = diag};
         int r;
 
         if (d->kind == KIND_CONTAINER)
                 return vfail(&v, "kind",
-                             "Container documents are written by kukeond: put containers in a Cell's spec.containers");
+                             "Container documents are written by kukeond: put containers in a Cell's "
+                             "spec.containers");
         if ((r = check_metadata(&v, d, id)) < 0 || (r = check_identity(&v, d, id)) < 0)
                 return r;
         switch (d->kind) {

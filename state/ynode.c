@@ -192,7 +192,8 @@ static int builder_event(Builder *b, const yaml_event_t *e)
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT: {
                 bool seq = e->type == YAML_SEQUENCE_START_EVENT;
-                const yaml_char_t *anchor = seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor;
+                const yaml_char_t *anchor =
+                        seq ? e->data.sequence_start.anchor : e->data.mapping_start.anchor;
                 const yaml_char_t *tag = seq ? e->data.sequence_start.tag : e->data.mapping_start.tag;
                 if (anchor)
                         return builder_fail(b, m, "anchors are not supported (found \"&%s\")",
