@@ -70,6 +70,8 @@ int time_parse_rfc3339(const char *s, int64_t *ret)
         }
         if (*p != '\0')
                 return -EINVAL;
+        if (sec == 60)
+                sec = 59; /* a leap second: time_t cannot hold it */
         struct tm tm = {
                 .tm_year = year - 1900,
                 .tm_mon = mon - 1,

@@ -44,7 +44,7 @@ static int document_decode(const YNode *root, const char *file, Kind want, unsig
         if (!root || root->type != YNODE_MAPPING)
                 return diag_set(diag, -EINVAL, file, root ? root->line : 0, root ? root->col : 0, NULL,
                                 "expected a mapping with apiVersion, kind, metadata and spec");
-        Kind kind;
+        Kind kind = _KIND_INVALID;
         int r = parse_kind(root, file, flags, &kind, diag);
         if (r < 0)
                 return r;
@@ -137,7 +137,7 @@ int document_parse_one(const char *buf, size_t len, const char *file, Kind kind,
         if (r < 0)
                 return r;
         if (ps.n != 1) {
-                r = diag_set(diag, -EINVAL, file, ps.n ? ps.docs[1].line : 0, 0, NULL,
+                r = diag_set(diag, -EINVAL, file, ps.n ? ps.docs[1].line : 0, 1, NULL,
                              ps.n ? "expected one document, found %zu" : "expected one document, found none",
                              ps.n);
         } else if (diag_is_set(&ps.docs[0].diag)) {
@@ -301,6 +301,20 @@ static int normalize_caps(StrList *l)
         return 0;
 }
 
+/* A container's parent ids default to its cell's; capability names are normalised to CAP_X. */
+static int container_apply_identity(ContainerSpec *k, const ResourceId *id)
+{
+        const Schema *cs = &container_spec_schema;
+        int r;
+        if ((r = default_string(cs, k, "realmId", id->realm)) < 0 ||
+            (r = default_string(cs, k, "spaceId", id->space)) < 0 ||
+            (r = default_string(cs, k, "stackId", id->stack)) < 0 ||
+            (r = default_string(cs, k, "cellId", id->cell)) < 0 ||
+            (r = normalize_caps(&k->capabilities.add)) < 0)
+                return r;
+        return normalize_caps(&k->capabilities.drop);
+}
+
 int document_apply_defaults(Document *d, const ResourceId *id)
 {
         const Schema *ss = spec_schema(d->kind);
@@ -336,23 +350,13 @@ int document_apply_defaults(Document *d, const ResourceId *id)
                 const ContainerSpec *root = cell_root_container(c);
                 if (r >= 0 && root && root->id)
                         r = default_string(ss, spec, "rootContainerId", root->id);
-                for (size_t i = 0; r >= 0 && i < c->n_containers; i++) {
-                        ContainerSpec *k = &c->containers[i];
-                        if ((r = normalize_caps(&k->capabilities.add)) >= 0)
-                                r = normalize_caps(&k->capabilities.drop);
-                }
+                for (size_t i = 0; r >= 0 && i < c->n_containers; i++)
+                        r = container_apply_identity(&c->containers[i], id);
                 break;
         }
-        case KIND_CONTAINER: {
-                ContainerSpec *k = &d->spec.container;
-                if ((r = default_string(ss, spec, "realmId", id->realm)) >= 0 &&
-                    (r = default_string(ss, spec, "spaceId", id->space)) >= 0 &&
-                    (r = default_string(ss, spec, "stackId", id->stack)) >= 0 &&
-                    (r = default_string(ss, spec, "cellId", id->cell)) >= 0 &&
-                    (r = normalize_caps(&k->capabilities.add)) >= 0)
-                        r = normalize_caps(&k->capabilities.drop);
+        case KIND_CONTAINER:
+                r = container_apply_identity(&d->spec.container, id);
                 break;
-        }
         case KIND_IMAGE:
                 r = default_string(ss, spec, "realmId", id->realm);
                 break;

@@ -47,6 +47,9 @@ void parsed_stream_done(ParsedStream *s);
 int document_parse_one(const char *buf, size_t len, const char *file, Kind kind, unsigned flags,
                        Document **ret, Diag *diag);
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(Document *, document_free);
+#define _cleanup_document_ _cleanup_(document_freep)
+
 /* Allocates an empty document of a kind with apiVersion, kind and metadata.name set. */
 int document_new(Kind kind, const char *name, Document **ret);
 /* Deep copy. */

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "common/buf.h"
@@ -29,10 +30,14 @@ bool yaml_string_needs_quotes(const char *s)
                 return true;
         /* anything that starts like a number: 1.10, 0755, 10:30, .5, -1, +1, 2024-01-01 */
         const char *p = s;
-        if (*p == '-' || *p == '+' || *p == '.')
+        if (*p == '-' || *p == '+')
+                p++;
+        if (*p == '.')
                 p++;
         if (*p >= '0' && *p <= '9')
                 return true;
+        if (p > s && (strcasecmp(p, "inf") == 0 || strcasecmp(p, "nan") == 0))
+                return true; /* +.inf, -.Inf, .NaN */
         if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]))
                 return true;
         if (s[0] == ' ' || s[n - 1] == ' ' || s[0] == '\t' || s[n - 1] == '\t')

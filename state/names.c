@@ -14,7 +14,9 @@ bool name_is_valid(const char *s)
         for (size_t i = 0; i < n; i++) {
                 char c = s[i];
                 bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-                if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+                /* '-' inside only, never two in a row: containerd identifiers allow no repeated
+                 * separators, and names become parts of them */
+                if (!alnum && !(c == '-' && i > 0 && i < n - 1 && s[i - 1] != '-'))
                         return false;
         }
         return true;

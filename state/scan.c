@@ -109,9 +109,12 @@ static int load_entry(Store *s, Tree *t, size_t i, unsigned flags)
         int r;
 
         if (e->id.kind != KIND_CONTAINER) {
+                struct stat st;
                 if ((r = store_spec_path(&e->id, path, sizeof(path))) < 0)
                         return r;
-                e->has_spec_file = store_exists(s, path);
+                e->has_spec_file = store_stat(s, path, &st) >= 0;
+                if (e->has_spec_file)
+                        e->spec_mtime = (int64_t)st.st_mtim.tv_sec;
         }
         if (e->id.kind == KIND_CONTAINER) {
                 r = store_read_status(s, &e->id, &e->spec, &e->error);
@@ -139,7 +142,9 @@ static int load_entry(Store *s, Tree *t, size_t i, unsigned flags)
                         if (!diag_is_set(&e->error) &&
                             diag_set(&e->error, -EINVAL, NULL, 0, 0, NULL, "its parent %s \"%s\" is %s",
                                      kind_to_string(p->id.kind), qualified(&p->id, q, sizeof(q)),
-                                     p->has_spec_file ? "invalid" : "missing") == -ENOMEM)
+                                     p->blocked         ? "blocked by its own parent"
+                                     : p->has_spec_file ? "invalid"
+                                                        : "missing") == -ENOMEM)
                                 return -ENOMEM;
                 }
         }

@@ -139,7 +139,7 @@ static size_t path_push(Decoder *d, const char *name, long index)
                 n = snprintf(d->path + d->path_len, sizeof(d->path) - d->path_len, "[%ld]", index);
         else
                 n = snprintf(d->path + d->path_len, sizeof(d->path) - d->path_len, "%s%s",
-                             d->path_len ? "." : "", name);
+                             d->path_len ? "." : "", strempty(name));
         if (n > 0)
                 d->path_len = d->path_len + (size_t)n < sizeof(d->path) ? d->path_len + (size_t)n
                                                                         : sizeof(d->path) - 1;

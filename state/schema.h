@@ -65,6 +65,11 @@ static inline void field_mark_set(void *obj, size_t i)
         *(FieldSet *)obj |= (FieldSet)1 << i;
 }
 
+static inline void field_mark_unset(void *obj, size_t i)
+{
+        *(FieldSet *)obj &= ~((FieldSet)1 << i);
+}
+
 /* The index of name in s, or -ENOENT. */
 int schema_field_index(const Schema *s, const char *name);
 /* True when the named field of obj is present. */

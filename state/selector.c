@@ -58,6 +58,8 @@ static bool token_is_valid(const char *s, bool allow_empty)
 
 static int parse_requirement(char *term, Requirement *ret, Diag *diag)
 {
+        char original[256];
+        snprintf(original, sizeof(original), "%s", term);
         char *t = strip(term), *key, *value = NULL;
         ReqOp op;
         char *p;
@@ -85,7 +87,7 @@ static int parse_requirement(char *term, Requirement *ret, Diag *diag)
         if (!token_is_valid(key, false) || (value && !token_is_valid(value, true)))
                 return diag_set(diag, -EINVAL, NULL, 0, 0, NULL,
                                 "invalid selector term \"%s\": expected key=value, key!=value, key or !key",
-                                term);
+                                strip(original));
         ret->op = op;
         ret->key = strdup(key);
         ret->value = value ? strdup(value) : NULL;

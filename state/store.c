@@ -52,8 +52,13 @@ int store_open(const char *run_path, bool create, Store **ret)
                         return r;
         }
         _cleanup_close_ int fd = open(run_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return negative_errno();
+        if (fd < 0) {
+                int r = negative_errno();
+                struct stat st;
+                if (r == -ENOTDIR && lstat(run_path, &st) == 0 && S_ISLNK(st.st_mode))
+                        return -ELOOP;
+                return r;
+        }
         Store *s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -234,6 +239,16 @@ int store_classify_path(const char *relpath, ResourceId *ret_id, FileRole *ret_r
 
 /* ---- safe file access ---- */
 
+/* openat(O_DIRECTORY|O_NOFOLLOW) failed: a symlink is -ELOOP, anything else keeps its errno. */
+static int not_dir_error(int dirfd, const char *name)
+{
+        int r = negative_errno();
+        struct stat st;
+        if (r == -ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                return -ELOOP;
+        return r;
+}
+
 /* Opens the directory holding relpath's last component, walking with O_NOFOLLOW from the run path
  * (creating missing directories when create is set). ret_base points into relpath. */
 static int open_parent(Store *s, const char *relpath, bool create, int *ret_fd, const char **ret_base)
@@ -257,7 +272,7 @@ static int open_parent(Store *s, const char *relpath, bool create, int *ret_fd, 
                         next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 }
                 if (next < 0)
-                        return errno == ENOTDIR ? -ELOOP : negative_errno();
+                        return not_dir_error(fd, p);
                 close(fd);
                 fd = next;
                 p = slash + 1;
@@ -418,6 +433,18 @@ int store_remove_file(Store *s, const char *relpath)
         return 1;
 }
 
+int store_stat(Store *s, const char *relpath, struct stat *ret)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        const char *base;
+        int r = open_parent(s, relpath, false, &dfd, &base);
+        if (r < 0)
+                return r;
+        if (fstatat(dfd, base, ret, AT_SYMLINK_NOFOLLOW) < 0)
+                return negative_errno();
+        return 0;
+}
+
 bool store_exists(Store *s, const char *relpath)
 {
         _cleanup_close_ int dfd = -EBADF;
@@ -532,7 +559,8 @@ int store_write_status(Store *s, const ResourceId *id, const Document *d)
 int store_open_dir(Store *s, const char *relpath, int *ret_fd)
 {
         if (!relpath || !*relpath) {
-                int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+                /* a new open file description: a dup would share the read position with s->fd */
+                int fd = openat(s->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (fd < 0)
                         return negative_errno();
                 *ret_fd = fd;
@@ -545,7 +573,7 @@ int store_open_dir(Store *s, const char *relpath, int *ret_fd)
                 return r;
         int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOTDIR ? -ELOOP : negative_errno();
+                return not_dir_error(dfd, base);
         *ret_fd = fd;
         return 0;
 }

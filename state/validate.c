@@ -32,7 +32,17 @@ static int vfail(Validator *v, const char *path, const char *fmt, ...)
         return r;
 }
 
-#define PATHF(buf, ...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
+/* Formats a field path into buf (truncated when absurdly long) and returns buf. */
+static char *pathf(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
+static char *pathf(char *buf, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        return buf;
+}
+#define PATHF(buf, ...) pathf(buf, sizeof(buf), __VA_ARGS__)
 
 static int check_name(Validator *v, const char *path, const char *what, const char *name)
 {
@@ -78,7 +88,7 @@ static int check_metadata(Validator *v, const Document *d, const ResourceId *id)
         if (!streq(d->metadata.name, id->name))
                 return vfail(v, "metadata.name", "\"%s\" does not match the name \"%s\" its path gives",
                              d->metadata.name, id->name);
-        char path[128];
+        char path[320];
         for (size_t i = 0; i < d->metadata.labels.n; i++) {
                 const StrPair *p = &d->metadata.labels.items[i];
                 if (!label_key_is_valid(p->key))
@@ -115,9 +125,12 @@ static int parse_cidr(const char *s, uint32_t *ret_addr, unsigned *ret_prefix)
         struct in_addr a;
         if (inet_pton(AF_INET, buf, &a) != 1)
                 return -EINVAL;
-        char *end;
-        unsigned long prefix = strtoul(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || prefix > 32)
+        const char *digits = slash + 1;
+        size_t nd = strspn(digits, "0123456789");
+        if (nd == 0 || nd > 2 || digits[nd] != '\0')
+                return -EINVAL;
+        unsigned long prefix = strtoul(digits, NULL, 10);
+        if (prefix > 32)
                 return -EINVAL;
         *ret_addr = ntohl(a.s_addr);
         *ret_prefix = (unsigned)prefix;
@@ -275,6 +288,18 @@ static bool image_ref_is_valid(const char *s)
         return s[0] != '-' && s[0] != ':' && s[0] != '/' && s[n - 1] != ':' && s[n - 1] != '/';
 }
 
+static int check_container_identity(Validator *v, const char *path, const ContainerSpec *c,
+                                    const ResourceId *id)
+{
+        char p[192];
+        int r;
+        if ((r = check_parent(v, PATHF(p, "%s.realmId", path), c->realm_id, id->realm, "realm")) < 0 ||
+            (r = check_parent(v, PATHF(p, "%s.spaceId", path), c->space_id, id->space, "space")) < 0 ||
+            (r = check_parent(v, PATHF(p, "%s.stackId", path), c->stack_id, id->stack, "stack")) < 0)
+                return r;
+        return check_parent(v, PATHF(p, "%s.cellId", path), c->cell_id, id->cell, "cell");
+}
+
 static int check_container(Validator *v, const char *path, const ContainerSpec *c, bool is_root)
 {
         const Schema *s = &container_spec_schema;
@@ -332,7 +357,7 @@ static int check_container(Validator *v, const char *path, const ContainerSpec *
         return 0;
 }
 
-static int check_cell(Validator *v, const CellSpec *c)
+static int check_cell(Validator *v, const CellSpec *c, const ResourceId *id)
 {
         char p[96];
         int r;
@@ -369,7 +394,8 @@ static int check_cell(Validator *v, const CellSpec *c)
         const ContainerSpec *root = cell_root_container(c);
         for (size_t i = 0; i < c->n_containers; i++) {
                 const ContainerSpec *k = &c->containers[i];
-                if ((r = check_container(v, PATHF(p, "spec.containers[%zu]", i), k, k == root)) < 0)
+                if ((r = check_container(v, PATHF(p, "spec.containers[%zu]", i), k, k == root)) < 0 ||
+                    (r = check_container_identity(v, PATHF(p, "spec.containers[%zu]", i), k, id)) < 0)
                         return r;
                 if (k->host_network != c->containers[0].host_network)
                         return vfail(
@@ -538,7 +564,7 @@ int document_validate(const Document *d, const ResourceId *id, const char *file,
         case KIND_STACK:
                 return check_resources(&v, "spec.resources", &d->spec.stack.resources);
         case KIND_CELL:
-                return check_cell(&v, &d->spec.cell);
+                return check_cell(&v, &d->spec.cell, id);
         case KIND_IMAGE:
                 return check_image(&v, &d->spec.image);
         default:
