@@ -1,0 +1,59 @@
+/* Helpers shared by the typed containerd operations. */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "drivers/containerd/ctrd-internal.h"
+
+int ctrd_pb_labels_new(const ProtobufCMessageDescriptor *entry_desc, const CtrdLabel *labels, size_t n,
+                       CtrdPbLabel ***ret)
+{
+        assert(entry_desc->sizeof_message == sizeof(CtrdPbLabel));
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        CtrdPbLabel **entries = calloc(n, sizeof(*entries));
+        if (!entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                entries[i] = malloc(sizeof(CtrdPbLabel));
+                if (!entries[i]) {
+                        ctrd_pb_labels_free(entries, i);
+                        return -ENOMEM;
+                }
+                protobuf_c_message_init(entry_desc, entries[i]);
+                /* protobuf-c wants char *; these are only read by pack(). */
+                entries[i]->key = (char *)labels[i].key;
+                entries[i]->value = (char *)labels[i].value;
+        }
+        *ret = entries;
+        return 0;
+}
+
+void ctrd_pb_labels_free(CtrdPbLabel **entries, size_t n)
+{
+        if (!entries)
+                return;
+        for (size_t i = 0; i < n; i++)
+                free(entries[i]);
+        free(entries);
+}
+
+int ctrd_labels_view(CtrdPbLabel *const *entries, size_t n, CtrdLabel **ret)
+{
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        CtrdLabel *labels = calloc(n, sizeof(*labels));
+        if (!labels)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                labels[i] = (CtrdLabel){entries[i]->key, entries[i]->value};
+        *ret = labels;
+        return 0;
+}
+
+int64_t ctrd_timestamp_ns(const Google__Protobuf__Timestamp *ts)
+{
+        return ts ? ts->seconds * INT64_C(1000000000) + ts->nanos : 0;
+}
