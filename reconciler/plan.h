@@ -125,6 +125,32 @@ typedef struct Plan {
 
 const char *action_type_to_string(ActionType t);
 
+/* ---- realms, spaces, stacks ---- */
+
+typedef struct ObservedLevel {
+        bool cgroup_exists;
+        bool cgroup_limits_match;
+        size_t n_children; /* child resources that still exist (desired or being torn down) */
+        /* realm */
+        bool namespace_exists;
+        bool namespace_labels_match;
+        /* space */
+        bool subnet_recorded; /* the status records the space's subnet */
+        bool network_current; /* conflist written as it should be, isolation rules in place */
+        bool network_exists;  /* anything of the network is left: conflist, bridge, rules, IPAM state */
+} ObservedLevel;
+
+typedef struct LevelPlanInput {
+        ResourceId id; /* a realm, space or stack */
+        bool desired;  /* its manifest exists (and so do its ancestors') */
+        bool parent_ready;
+        const ObservedLevel *observed;
+} LevelPlanInput;
+
+/* Plans a realm, space or stack: bring-up (namespace / subnet and network / cgroup and limits), or
+ * teardown once its children are gone. Returns 0 or -ENOMEM. */
+int plan_level(const LevelPlanInput *in, Plan *ret);
+
 /* Plans one cell. Returns 0 or -ENOMEM; ret is filled either way (free with plan_done). */
 int plan_cell(const CellPlanInput *in, Plan *ret);
 void plan_done(Plan *p);
