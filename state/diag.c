@@ -8,12 +8,19 @@
 int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
              const char *fmt, ...)
 {
-        Diag n = {.line = line, .col = col};
-        Buf b = BUF_INIT;
         va_list ap;
         va_start(ap, fmt);
-        int k = buf_vprintf(&b, fmt, ap);
+        r = diag_setv(d, r, file, line, col, path, fmt, ap);
         va_end(ap);
+        return r;
+}
+
+int diag_setv(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
+              const char *fmt, va_list ap)
+{
+        Diag n = {.line = line, .col = col};
+        Buf b = BUF_INIT;
+        int k = buf_vprintf(&b, fmt, ap);
         n.message = buf_steal(&b);
         n.file = file ? strdup(file) : NULL;
         n.path = path && *path ? strdup(path) : NULL;

@@ -1,6 +1,7 @@
 /* A positioned diagnostic: "file:line:col: field.path: message". */
 #pragma once
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "common/macro.h"
@@ -19,6 +20,8 @@ typedef struct Diag {
  * can write `return diag_set(d, -EINVAL, ...)`. */
 int diag_set(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
              const char *fmt, ...) _printf_(7, 8);
+int diag_setv(Diag *d, int r, const char *file, unsigned line, unsigned col, const char *path,
+              const char *fmt, va_list ap) _printf_(7, 0);
 /* Formats "file:line:col: path: message" (parts that are unknown are left out). Caller frees. */
 char *diag_format(const Diag *d);
 void diag_done(Diag *d);

@@ -119,15 +119,10 @@ typedef struct Decoder {
 static int dec_fail(Decoder *d, const YNode *at, const char *fmt, ...) _printf_(3, 4);
 static int dec_fail(Decoder *d, const YNode *at, const char *fmt, ...)
 {
-        Buf b = BUF_INIT;
         va_list ap;
         va_start(ap, fmt);
-        int r = buf_vprintf(&b, fmt, ap);
+        int r = diag_setv(d->diag, -EINVAL, d->file, at ? at->line : 0, at ? at->col : 0, d->path, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        r = diag_set(d->diag, -EINVAL, d->file, at ? at->line : 0, at ? at->col : 0, d->path, "%s", b.data);
-        buf_done(&b);
         return r;
 }
 

@@ -19,16 +19,11 @@ typedef struct Validator {
 static int vfail(Validator *v, const char *path, const char *fmt, ...) _printf_(3, 4);
 static int vfail(Validator *v, const char *path, const char *fmt, ...)
 {
-        Buf b = BUF_INIT;
+        const YNode *n = v->root ? ynode_lookup(v->root, path) : NULL;
         va_list ap;
         va_start(ap, fmt);
-        int r = buf_vprintf(&b, fmt, ap);
+        int r = diag_setv(v->diag, -EINVAL, v->file, n ? n->line : 0, n ? n->col : 0, path, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        const YNode *n = v->root ? ynode_lookup(v->root, path) : NULL;
-        r = diag_set(v->diag, -EINVAL, v->file, n ? n->line : 0, n ? n->col : 0, path, "%s", b.data);
-        buf_done(&b);
         return r;
 }
 

@@ -58,16 +58,11 @@ static int builder_fail(Builder *b, const yaml_mark_t *m, const char *fmt, ...)
 {
         if (diag_is_set(&b->diag))
                 return -EINVAL;
-        Buf msg = BUF_INIT;
         va_list ap;
         va_start(ap, fmt);
-        int r = buf_vprintf(&msg, fmt, ap);
+        int r = diag_setv(&b->diag, -EINVAL, b->file, (unsigned)m->line + 1, (unsigned)m->column + 1, NULL,
+                          fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        r = diag_set(&b->diag, -EINVAL, b->file, (unsigned)m->line + 1, (unsigned)m->column + 1, NULL, "%s",
-                     msg.data);
-        buf_done(&msg);
         return r;
 }
 
