@@ -250,6 +250,7 @@ int verb_get(Cli *cli, int argc, char **argv);
 int verb_delete(Cli *cli, int argc, char **argv);
 int verb_runstate(Cli *cli, int argc, char **argv);
 int verb_version(Cli *cli, int argc, char **argv);
+int verb_doctor(Cli *cli, int argc, char **argv);
 int verb_completion(Cli *cli, int argc, char **argv);
 int verb_digest(Cli *cli, int argc, char **argv);
 

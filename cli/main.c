@@ -13,7 +13,7 @@ static const Verb verbs[] = {
         {"get", verb_get},         {"delete", verb_delete},         {"start", verb_runstate},
         {"stop", verb_runstate},   {"kill", verb_runstate},         {"restart", verb_runstate},
         {"version", verb_version}, {"completion", verb_completion}, {"digest", verb_digest},
-        {"__digest", verb_digest},
+        {"__digest", verb_digest}, {"doctor", verb_doctor},
 };
 
 static void usage(FILE *f)
@@ -33,6 +33,7 @@ static void usage(FILE *f)
                 "  delete KIND NAME | -f FILE     delete resources (--cascade for children)\n"
                 "  start|stop|kill|restart NAME   change a cell's run state\n"
                 "  version                        print the version and whether kukeond runs\n"
+                "  doctor                         check the host prerequisites, with remedies\n"
                 "  completion bash|zsh            print a shell completion script\n"
                 "  digest FILE                    print the observedDigest of a manifest\n"
                 "\n"
