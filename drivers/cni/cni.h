@@ -239,3 +239,219 @@ void cni_op_cancel(CniOp *op);
  * -EBADMSG (failed to decode), 7 -EINVAL (invalid network config), 11 -EAGAIN (try again later), other
  * codes (plugin-specific, 100 and up) -EIO. */
 int cni_error_to_errno(int64_t code);
+
+/* ==== Space isolation, observation, a cell's /etc/hosts (isolation*.c, observe.c, hosts.c) ==== */
+
+#define CNI_BRIDGE_PREFIX        "kuke-"  /* every bridge of ours starts with it (names.c) */
+#define CNI_BRIDGE_MATCH         "kuke-+" /* ... so this iptables interface pattern matches them all */
+#define CNI_ISOLATION_CHAIN      "KUKEON-ISOLATION"
+#define CNI_ISOLATION_COMMENT    "kukeon:isolation" /* prefix of the comment on every rule of ours */
+#define CNI_ISOLATION_TIMEOUT_MS 30000
+#define CNI_OBSERVED_ADDRS_MAX   8
+#define CNI_HOSTS_FILE           "etc-hosts"    /* in the cell's directory, bind-mounted on /etc/hosts */
+#define CNI_HOSTNAME_FILE        "etc-hostname" /* ... and on /etc/hostname */
+#define CNI_ETC_FILE_MAX         (1u << 20)
+
+/* ---- space isolation with iptables (isolation.c, isolation-rules.c, isolation-run.c) ----
+ *
+ * Cells of one space reach each other; traffic from one of our bridges to another is dropped. In the
+ * filter table (docs/networking.md has the why; every rule carries a comment "kukeon:isolation:..."):
+ *   FORWARD (at the top): -i kuke-+ -o kuke-+ -j KUKEON-ISOLATION
+ *   KUKEON-ISOLATION:     -i <bridge> -o <bridge> -j RETURN          one per space
+ *                         --ctstate RELATED,ESTABLISHED -j RETURN
+ *                         -j DROP                                    always the last rule
+ * The bridge rules belong to their spaces; the others are shared and go with the last space. */
+
+typedef struct CniIsolationConfig {
+        const char *iptables; /* a path, or a name found in /usr/sbin:/sbin:/usr/bin:/bin; NULL: iptables */
+        const char *chain;    /* NULL: CNI_ISOLATION_CHAIN (tests use their own) */
+        const char *bridge_match; /* iptables interface pattern of all our bridges; NULL: CNI_BRIDGE_MATCH */
+        uint64_t timeout_ms;      /* per iptables run; 0: CNI_ISOLATION_TIMEOUT_MS */
+} CniIsolationConfig;
+
+typedef enum CniIsolationRule {
+        CNI_ISOLATION_RULE_JUMP,        /* FORWARD: bridge-to-bridge traffic goes through the chain */
+        CNI_ISOLATION_RULE_BRIDGE,      /* the chain: within one space's bridge, RETURN */
+        CNI_ISOLATION_RULE_ESTABLISHED, /* the chain: replies of a flow that was let through, RETURN */
+        CNI_ISOLATION_RULE_DROP,        /* the chain: everything else, DROP */
+        _CNI_ISOLATION_RULE_MAX,
+} CniIsolationRule;
+
+/* The defaults applied: never NULL. */
+const char *cni_isolation_iptables(const CniIsolationConfig *c);
+const char *cni_isolation_chain(const CniIsolationConfig *c);
+const char *cni_isolation_bridge_match(const CniIsolationConfig *c);
+uint64_t cni_isolation_timeout_ms(const CniIsolationConfig *c);
+
+/* Returns 0, or -EINVAL for a chain that is not 1..28 bytes of [A-Za-z0-9_-] (or is built in), an empty
+ * iptables or a bridge pattern that is not an interface name (a lone "+" would match every interface). */
+int cni_isolation_config_check(const CniIsolationConfig *c);
+
+/* Whether bridge can have a rule: a valid interface name without '+', quotes or a leading '-' or '!',
+ * that the configured bridge pattern matches. */
+bool cni_isolation_bridge_is_valid(const CniIsolationConfig *c, const char *bridge);
+
+/* The argument vector of one rule: "iptables -w <s> -t filter -<action> <chain> [1] <rule>", where
+ * action is 'C' (check), 'I' (insert on top), 'A' (append) or 'D' (delete) and -w waits for the xtables
+ * lock up to half the timeout. bridge is only for CNI_ISOLATION_RULE_BRIDGE. *ret is NULL-terminated,
+ * freed with cni_strv_free(). Returns 0, -EINVAL or -ENOMEM. Pure. */
+int cni_isolation_rule_argv(const CniIsolationConfig *c, CniIsolationRule rule, const char *bridge,
+                            char action, char ***ret);
+
+/* The same for the chain itself: action 'N' (create), 'F' (flush), 'X' (delete) or 'S' (list). */
+int cni_isolation_chain_argv(const CniIsolationConfig *c, char action, char ***ret);
+
+/* The bridges that have a rule in a listing of the chain ("iptables -S <chain>"), sorted, each once.
+ * Lines of other chains and rules without our bridge comment are ignored. Returns 0, -EINVAL or -ENOMEM. */
+int cni_isolation_parse_bridges(const CniIsolationConfig *c, const char *listing, char ***ret,
+                                size_t *ret_n);
+
+typedef struct CniIsolation CniIsolation;
+
+/* One per daemon: it serialises the operations below. The config is copied. Returns 0, -EINVAL (see
+ * cni_isolation_config_check()) or -ENOMEM. */
+int cni_isolation_new(const CniIsolationConfig *c, CniIsolation **ret);
+/* Only when no operation is pending. Returns NULL. */
+CniIsolation *cni_isolation_free(CniIsolation *iso);
+
+/* The operations run iptables and wait for it (each run bounded by the timeout, its process group killed
+ * after it): they block, so they are for worker threads; the loop uses cni_isolation_submit(). Every
+ * rule is checked (-C) before it is added, so they are idempotent and repair a rule someone deleted.
+ * On failure *ret_error (may be NULL) owns "<command line>: <what happened>"; -ENOENT when iptables is
+ * not installed, -ETIMEDOUT when it overran, -EPERM without privilege, -EAGAIN when it reported another
+ * resource problem (exit 4: the xtables lock), -EPROTONOSUPPORT (exit 3), -EIO for any other failure,
+ * -EINVAL for a bridge cni_isolation_bridge_is_valid() refuses. */
+
+/* Creates what is missing of the chain, the shared rules, bridge's rule and the jump from FORWARD (last,
+ * so traffic only enters a whole chain). Returns 1 when something was added, 0 when all was there. */
+int cni_isolation_ensure(CniIsolation *iso, const char *bridge, char **ret_error);
+
+/* Removes bridge's rule; when no bridge rule is left, everything else too (remove_all). Returns 1 when
+ * something was removed, 0 when there was nothing. */
+int cni_isolation_remove(CniIsolation *iso, const char *bridge, char **ret_error);
+
+/* The bridges that have a rule, sorted (for garbage collection: a bridge without a space is removed).
+ * *ret is NULL-terminated, freed with cni_strv_free(); a missing chain is an empty list. Returns 0. */
+int cni_isolation_list(CniIsolation *iso, char ***ret, size_t *ret_n, char **ret_error);
+
+/* Removes the jump, flushes and deletes the chain. Returns 1 when something was removed, 0 when nothing
+ * was there. */
+int cni_isolation_remove_all(CniIsolation *iso, char **ret_error);
+
+typedef enum CniIsolationOp {
+        CNI_ISOLATION_ENSURE,
+        CNI_ISOLATION_REMOVE,
+        CNI_ISOLATION_LIST,
+        CNI_ISOLATION_REMOVE_ALL,
+        _CNI_ISOLATION_OP_MAX,
+} CniIsolationOp;
+
+/* r and message as above (message "" on success); bridges is LIST's result (NULL otherwise). Everything
+ * is valid during the callback only. */
+typedef void (*cni_isolation_cb)(int r, const char *message, char *const *bridges, void *userdata);
+
+/* Runs one operation on loop's thread pool (uv_queue_work); cb runs on the loop's thread. bridge is for
+ * ENSURE and REMOVE (copied). iso must outlive the operation. Returns 0 when queued (cb then runs exactly
+ * once, never from inside this call) or -EINVAL/-ENOMEM (cb never runs). */
+int cni_isolation_submit(uv_loop_t *loop, CniIsolation *iso, CniIsolationOp op, const char *bridge,
+                         cni_isolation_cb cb, void *userdata);
+
+/* What running a command produced. */
+typedef struct CniCommandOutcome {
+        int status; /* the exit status, or 128 + the signal that killed it */
+        char *out;  /* stdout (at most 1 MiB kept), owned */
+        char *err;  /* stderr (at most 64 KiB kept), owned */
+} CniCommandOutcome;
+
+/* Runs argv to its end, blocking: argv[0] is a path, or a name looked up in /usr/sbin:/sbin:/usr/bin:/bin;
+ * environment PATH of those and LC_ALL=C only; stdin /dev/null; a session and process group of its own,
+ * killed as a whole after timeout_ms. Returns 0 with *ret filled (free with cni_command_outcome_done())
+ * whatever the exit status, -ENOENT when the command is not found, -ETIMEDOUT, or -errno. */
+int cni_command_run(char *const argv[], uint64_t timeout_ms, CniCommandOutcome *ret);
+void cni_command_outcome_done(CniCommandOutcome *o);
+
+/* ---- observation with libnl-3 (observe.c) ---- */
+
+/* One interface as the kernel reports it. */
+typedef struct CniLinkObserved {
+        bool has_link;
+        bool is_up;     /* IFF_UP */
+        char kind[16];  /* rtnetlink's kind: "bridge", "veth"; "" for none */
+        size_t n_addrs; /* its IPv4 addresses (at most CNI_OBSERVED_ADDRS_MAX), "10.88.0.2/24", sorted */
+        char addrs[CNI_OBSERVED_ADDRS_MAX][CNI_SUBNET_MAX];
+} CniLinkObserved;
+
+typedef struct CniCellObserved {
+        bool has_netns; /* the path is a pinned network namespace */
+        CniLinkObserved link;
+} CniCellObserved;
+
+typedef struct CniBridgeObserved {
+        bool is_bridge; /* the link exists and is a bridge */
+        CniLinkObserved link;
+} CniBridgeObserved;
+
+/* The libnl error code (negative or not) as -errno: NLE_OBJ_NOTFOUND -ENOENT, NLE_NODEV -ENODEV,
+ * NLE_PERM -EPERM, NLE_NOMEM -ENOMEM, ... and -EIO for codes without an equivalent. 0 for 0. */
+int cni_netlink_error_to_errno(int nl_error);
+
+/* What is in the namespace pinned at netns_path: interface ifname (NULL: CNI_DEFAULT_IFNAME), whether it
+ * is up, its IPv4 addresses. The socket is made inside the namespace by a short-lived thread; the calling
+ * thread never changes namespace. A missing namespace or interface is an observation (0, with has_netns
+ * or has_link false). Returns 0 or -errno (-EPERM without CAP_SYS_ADMIN). A few netlink round trips: fine
+ * on the loop. */
+int cni_observe_cell(const char *netns_path, const char *ifname, CniCellObserved *ret);
+
+/* The link name on the host (the calling thread's namespace): whether it exists and is a bridge, up, its
+ * IPv4 addresses. A missing link is 0 with has_link false. Returns 0 or -errno. */
+int cni_observe_bridge(const char *name, CniBridgeObserved *ret);
+
+/* Whether link has the IPv4 address ip ("10.88.0.2", a prefix is ignored). */
+bool cni_link_has_ip(const CniLinkObserved *link, const char *ip);
+
+/* Whether the cell is attached as recorded: namespace pinned, its interface there and up with address
+ * ip. False is drift: the plan repairs it with DEL and ADD. */
+bool cni_cell_observed_is_attached(const CniCellObserved *o, const char *ip);
+
+/* Deletes the bridge name (a space's teardown: the bridge plugin never removes it). Returns 1 when
+ * deleted, 0 when there was none, -EMEDIUMTYPE when a link of that name is not a bridge (left alone), or
+ * -errno. */
+int cni_bridge_delete(const char *name);
+
+/* The bridges whose name starts with prefix (NULL: CNI_BRIDGE_PREFIX), sorted, for garbage collection.
+ * *ret is NULL-terminated, freed with cni_strv_free(). Returns 0 or -errno. */
+int cni_bridge_list(const char *prefix, char ***ret, size_t *ret_n);
+
+/* ---- a cell's /etc/hosts and /etc/hostname (hosts.c) ---- */
+
+/* One cell of the space as its hosts file lists it. */
+typedef struct CniHostEntry {
+        const char *stack;
+        const char *cell;
+        const char *ip; /* IPv4 or IPv6 address, no prefix; NULL or "" (not attached yet): left out */
+} CniHostEntry;
+
+/* The hosts file of cell self_cell of stack self_stack, in a space whose cells are cells (self among them
+ * or not; borrowed). The localhost lines first, then one line per cell with an address, sorted by cell
+ * name then stack: "<ip>\t<cell> <cell>.<stack>", or "<ip>\t<cell>.<stack>" alone when two stacks have a
+ * cell of that name and neither is self's stack (a short name resolves to self's own stack first, and is
+ * never ambiguous). Entries whose names are not DNS-1123 labels or whose IP does not parse are left out:
+ * nothing from a status file can add a line of its own. Deterministic, pure. Returns 0 with *ret owned,
+ * -EINVAL (self's names) or -ENOMEM. */
+int cni_hosts_render(const char *self_stack, const char *self_cell, const CniHostEntry *cells,
+                     size_t n_cells, char **ret);
+
+/* "<cell>\n". Returns 0, -EINVAL or -ENOMEM. */
+int cni_hostname_render(const char *cell, char **ret);
+
+/* Makes dir_fd/name (one file name; dir_fd may be AT_FDCWD) hold content, in place: same inode, since it
+ * is bind-mounted into the containers (a rename would leave them on the old one). Created 0644 when
+ * missing; O_NOFOLLOW (a symlink is -ELOOP), a file that is not regular is -EBADFD. Writes over the old
+ * bytes, truncates, fsyncs. Returns 1 when the content changed, 0 when it was current (nothing written,
+ * no inotify event), -EFBIG over CNI_ETC_FILE_MAX, or -errno. */
+int cni_etc_file_write(int dir_fd, const char *name, const char *content);
+
+/* Renders and writes both files of a cell into its directory: CNI_HOSTNAME_FILE and CNI_HOSTS_FILE.
+ * Returns 1 when either changed, 0 when both were current, or -errno. */
+int cni_cell_etc_write(int dir_fd, const char *self_stack, const char *self_cell, const CniHostEntry *cells,
+                       size_t n_cells);
