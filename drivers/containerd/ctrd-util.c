@@ -55,5 +55,10 @@ int ctrd_labels_view(CtrdPbLabel *const *entries, size_t n, CtrdLabel **ret)
 
 int64_t ctrd_timestamp_ns(const Google__Protobuf__Timestamp *ts)
 {
-        return ts ? ts->seconds * INT64_C(1000000000) + ts->nanos : 0;
+        /* containerd sends Go's zero time (year 1) for "unset": that and anything before the epoch is 0 */
+        if (!ts || ts->seconds < 0 || (ts->seconds == 0 && ts->nanos <= 0))
+                return 0;
+        if (ts->seconds > (INT64_MAX - 999999999) / 1000000000)
+                return INT64_MAX;
+        return ts->seconds * INT64_C(1000000000) + ts->nanos;
 }
