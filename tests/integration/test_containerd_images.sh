@@ -50,7 +50,17 @@ images_of() { ctr_ "$1" images ls | awk 'NR > 1 {print $1, $2, $3, $4, $5}'; }
 [ "$(images_of kt-oci)" = "$(images_of kt-ctr-oci)" ] || fail "image records differ from ctr's:
 $(images_of kt-oci)
 $(images_of kt-ctr-oci)"
-content_of() { ctr_ "$1" content ls | awk 'NR > 1 {print $1, $2, $NF}' | sort; }
+# ctr prints a blob's labels in map order: sort them so the comparison does not depend on it.
+content_of() {
+        ctr_ "$1" content ls | awk 'NR > 1 {
+                n = split($NF, labels, ",")
+                for (i = 2; i <= n; i++) { v = labels[i]; j = i - 1
+                        while (j > 0 && labels[j] > v) { labels[j + 1] = labels[j]; j-- }
+                        labels[j + 1] = v }
+                joined = labels[1]
+                for (i = 2; i <= n; i++) joined = joined "," labels[i]
+                print $1, $2, joined }' | sort
+}
 ours=$(content_of kt-oci)
 theirs=$(content_of kt-ctr-oci)
 while read -r line; do
