@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/ipv4.h"
 #include "state/document.h"
 #include "state/schema.h"
 
@@ -108,42 +109,16 @@ static bool is_abs_path(const char *p)
                !(strlen(p) >= 3 && streq(p + strlen(p) - 3, "/.."));
 }
 
-/* Parses "a.b.c.d/n" into network order address and prefix. */
-static int parse_cidr(const char *s, uint32_t *ret_addr, unsigned *ret_prefix)
-{
-        char buf[32];
-        const char *slash = strchr(s, '/');
-        if (!slash || (size_t)(slash - s) >= sizeof(buf))
-                return -EINVAL;
-        memcpy(buf, s, (size_t)(slash - s));
-        buf[slash - s] = '\0';
-        struct in_addr a;
-        if (inet_pton(AF_INET, buf, &a) != 1)
-                return -EINVAL;
-        const char *digits = slash + 1;
-        size_t nd = strspn(digits, "0123456789");
-        if (nd == 0 || nd > 2 || digits[nd] != '\0')
-                return -EINVAL;
-        unsigned long prefix = strtoul(digits, NULL, 10);
-        if (prefix > 32)
-                return -EINVAL;
-        *ret_addr = ntohl(a.s_addr);
-        *ret_prefix = (unsigned)prefix;
-        return 0;
-}
-
 static int check_cidr(Validator *v, const char *path, const char *s, unsigned min_prefix,
                       unsigned max_prefix)
 {
-        uint32_t addr;
-        unsigned prefix;
-        if (parse_cidr(s, &addr, &prefix) < 0)
+        Ipv4Cidr c;
+        if (ipv4_cidr_parse(s, &c) < 0)
                 return vfail(v, path, "\"%s\" is not an IPv4 CIDR such as 10.88.1.0/24", s);
-        if (prefix < min_prefix || prefix > max_prefix)
-                return vfail(v, path, "prefix /%u is out of range (/%u to /%u)", prefix, min_prefix,
+        if (c.prefix < min_prefix || c.prefix > max_prefix)
+                return vfail(v, path, "prefix /%u is out of range (/%u to /%u)", c.prefix, min_prefix,
                              max_prefix);
-        uint32_t mask = prefix ? 0xffffffffu << (32 - prefix) : 0;
-        if (addr & ~mask)
+        if (!ipv4_cidr_is_network(&c))
                 return vfail(v, path, "\"%s\" has host bits set: expected the network address", s);
         return 0;
 }

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "common/ipv4.h"
 #include "common/macro.h"
 #include "drivers/cni/cni.h"
 
@@ -23,17 +24,7 @@ static inline void cni_strv_freep(char ***v)
 
 /* ---- IPv4 subnets (subnet.c) ---- */
 
-typedef struct CniCidr {
-        uint32_t addr; /* host byte order */
-        unsigned prefix;
-} CniCidr;
-
-/* Parses "a.b.c.d/p" strictly (dotted quad, prefix 0..32 in decimal). Host bits may be set: check with
- * cni_cidr_is_network(). Returns 0 or -EINVAL. */
-int cni_cidr_parse(const char *s, CniCidr *ret);
-bool cni_cidr_is_network(const CniCidr *c);
-bool cni_cidr_overlap(const CniCidr *a, const CniCidr *b);
-void cni_cidr_format(const CniCidr *c, char ret[static CNI_SUBNET_MAX]);
+/* Subnets are common/ipv4.h's Ipv4Cidr. */
 
 /* ---- the protocol (proto.c) ---- */
 

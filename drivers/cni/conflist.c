@@ -21,9 +21,9 @@ static json_t *bridge_plugin(const CniNetworkConfig *c)
 int cni_conflist_build(const CniNetworkConfig *c, json_t **ret)
 {
         char name[CNI_NETWORK_NAME_MAX];
-        CniCidr subnet;
+        Ipv4Cidr subnet;
         if (!c->realm || !*c->realm || !c->space || !*c->space || !cni_ifname_is_valid(c->bridge) ||
-            cni_cidr_parse(c->subnet, &subnet) < 0 || !cni_cidr_is_network(&subnet) ||
+            ipv4_cidr_parse(c->subnet, &subnet) < 0 || !ipv4_cidr_is_network(&subnet) ||
             (c->ipam_data_dir && c->ipam_data_dir[0] != '/'))
                 return -EINVAL;
         int r = cni_network_name(c->realm, c->space, name, sizeof(name));

@@ -281,8 +281,8 @@ int cni_outcome_parse(const char *plugin, CniCommand cmd, uint64_t timeout_ms, c
 /* "10.88.0.2/24" into address and prefix. */
 static int ipv4_cidr_split(const char *s, char ret_ip[static CNI_IP_MAX], unsigned *ret_prefix)
 {
-        CniCidr c;
-        if (cni_cidr_parse(s, &c) < 0)
+        Ipv4Cidr c;
+        if (ipv4_cidr_parse(s, &c) < 0)
                 return -EINVAL;
         size_t n = (size_t)(strchr(s, '/') - s);
         memcpy(ret_ip, s, n);
@@ -313,8 +313,8 @@ int cni_result_ipv4(const json_t *result, const char *ifname, char ret_ip[static
         size_t i;
         json_t *ip;
         json_array_foreach (json_object_get(result, "ips"), i, ip) {
-                CniCidr c;
-                if (cni_cidr_parse(json_string_value(json_object_get(ip, "address")), &c) < 0)
+                Ipv4Cidr c;
+                if (ipv4_cidr_parse(json_string_value(json_object_get(ip, "address")), &c) < 0)
                         continue; /* IPv6, or not an address */
                 const char *name, *sandbox;
                 ip_interface(result, ip, &name, &sandbox);

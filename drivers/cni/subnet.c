@@ -11,66 +11,12 @@
 #define SUBNET_MAX_PREFIX 28 /* 16 addresses: network, gateway, 13 cells, broadcast */
 #define POOL_BLOCK_PREFIX 24
 
-static uint32_t prefix_mask(unsigned prefix)
-{
-        return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-}
-
-int cni_cidr_parse(const char *s, CniCidr *ret)
-{
-        if (!s)
-                return -EINVAL;
-        const char *slash = strchr(s, '/');
-        if (!slash || slash == s || (size_t)(slash - s) >= INET_ADDRSTRLEN)
-                return -EINVAL;
-        char addr[INET_ADDRSTRLEN];
-        memcpy(addr, s, (size_t)(slash - s));
-        addr[slash - s] = '\0';
-        struct in_addr in;
-        if (inet_pton(AF_INET, addr, &in) != 1)
-                return -EINVAL;
-
-        const char *p = slash + 1;
-        size_t digits = strspn(p, "0123456789");
-        if (digits == 0 || digits > 2 || p[digits] != '\0' || (digits == 2 && p[0] == '0'))
-                return -EINVAL;
-        unsigned prefix = (unsigned)atoi(p);
-        if (prefix > 32)
-                return -EINVAL;
-        *ret = (CniCidr){.addr = ntohl(in.s_addr), .prefix = prefix};
-        return 0;
-}
-
-bool cni_cidr_is_network(const CniCidr *c)
-{
-        return (c->addr & ~prefix_mask(c->prefix)) == 0;
-}
-
-bool cni_cidr_overlap(const CniCidr *a, const CniCidr *b)
-{
-        uint32_t mask = prefix_mask(a->prefix < b->prefix ? a->prefix : b->prefix);
-        return (a->addr & mask) == (b->addr & mask);
-}
-
-static void ipv4_format(uint32_t addr, char ret[static CNI_IP_MAX])
-{
-        snprintf(ret, CNI_IP_MAX, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
-                 addr & 0xff);
-}
-
-void cni_cidr_format(const CniCidr *c, char ret[static CNI_SUBNET_MAX])
-{
-        char ip[CNI_IP_MAX];
-        ipv4_format(c->addr, ip);
-        snprintf(ret, CNI_SUBNET_MAX, "%s/%u", ip, c->prefix);
-}
-
 int cni_subnet_gateway(const char *subnet, char ret[static CNI_IP_MAX])
 {
-        CniCidr c;
-        if (cni_cidr_parse(subnet, &c) < 0 || c.prefix > 30)
+        Ipv4Cidr c;
+        if (ipv4_cidr_parse(subnet, &c) < 0 || c.prefix > 30)
                 return -EINVAL;
-        ipv4_format((c.addr & prefix_mask(c.prefix)) + 1, ret);
+        ipv4_format((c.addr & ipv4_prefix_mask(c.prefix)) + 1, ret);
         return 0;
 }
 
@@ -90,17 +36,17 @@ static int fail(char **ret_error, int r, const char *fmt, ...)
 }
 
 /* The first record of a space other than realm/space whose subnet overlaps c, or NULL. */
-static const CniSpaceRecord *find_overlap(const CniCidr *c, const char *realm, const char *space,
+static const CniSpaceRecord *find_overlap(const Ipv4Cidr *c, const char *realm, const char *space,
                                           const CniSpaceRecord *records, size_t n_records)
 {
         for (size_t i = 0; i < n_records; i++) {
                 const CniSpaceRecord *r = &records[i];
-                CniCidr other;
+                Ipv4Cidr other;
                 if (streq_ptr(r->realm, realm) && streq_ptr(r->space, space))
                         continue;
-                if (cni_cidr_parse(r->subnet, &other) < 0 || !cni_cidr_is_network(&other))
+                if (ipv4_cidr_parse(r->subnet, &other) < 0 || !ipv4_cidr_is_network(&other))
                         continue;
-                if (cni_cidr_overlap(c, &other))
+                if (ipv4_cidr_overlap(c, &other))
                         return r;
         }
         return NULL;
@@ -110,11 +56,11 @@ static int check_requested(const char *requested, const char *realm, const char 
                            const CniSpaceRecord *records, size_t n_records, char ret[static CNI_SUBNET_MAX],
                            char **ret_error)
 {
-        CniCidr c;
-        if (cni_cidr_parse(requested, &c) < 0)
+        Ipv4Cidr c;
+        if (ipv4_cidr_parse(requested, &c) < 0)
                 return fail(ret_error, -EINVAL, "subnet \"%s\" is not an IPv4 CIDR such as 10.88.1.0/24",
                             requested);
-        if (!cni_cidr_is_network(&c))
+        if (!ipv4_cidr_is_network(&c))
                 return fail(ret_error, -EINVAL,
                             "subnet \"%s\" has host bits set: expected the network address", requested);
         if (c.prefix < SUBNET_MIN_PREFIX || c.prefix > SUBNET_MAX_PREFIX)
@@ -124,7 +70,7 @@ static int check_requested(const char *requested, const char *realm, const char 
         if (o)
                 return fail(ret_error, -EADDRINUSE, "subnet %s overlaps %s of space %s/%s", requested,
                             o->subnet, o->realm, o->space);
-        cni_cidr_format(&c, ret);
+        ipv4_cidr_format(&c, ret);
         return 0;
 }
 
@@ -134,15 +80,15 @@ static bool recorded_subnet(const char *realm, const char *space, const CniSpace
 {
         for (size_t i = 0; i < n_records; i++) {
                 const CniSpaceRecord *r = &records[i];
-                CniCidr c;
+                Ipv4Cidr c;
                 if (!streq_ptr(r->realm, realm) || !streq_ptr(r->space, space))
                         continue;
-                if (cni_cidr_parse(r->subnet, &c) < 0 || !cni_cidr_is_network(&c) ||
+                if (ipv4_cidr_parse(r->subnet, &c) < 0 || !ipv4_cidr_is_network(&c) ||
                     c.prefix < SUBNET_MIN_PREFIX || c.prefix > SUBNET_MAX_PREFIX)
                         continue;
                 if (find_overlap(&c, realm, space, records, n_records))
                         continue;
-                cni_cidr_format(&c, ret);
+                ipv4_cidr_format(&c, ret);
                 return true;
         }
         return false;
@@ -160,8 +106,8 @@ int cni_subnet_allocate(const char *pool, const char *realm, const char *space, 
                 return 0;
 
         pool = pool ? pool : CNI_DEFAULT_SUBNET_POOL;
-        CniCidr p;
-        if (cni_cidr_parse(pool, &p) < 0 || !cni_cidr_is_network(&p) || p.prefix > POOL_BLOCK_PREFIX)
+        Ipv4Cidr p;
+        if (ipv4_cidr_parse(pool, &p) < 0 || !ipv4_cidr_is_network(&p) || p.prefix > POOL_BLOCK_PREFIX)
                 return fail(
                         ret_error, -EINVAL,
                         "subnet pool \"%s\" is not an IPv4 network of /%d or larger such as 10.88.0.0/16",
@@ -169,10 +115,10 @@ int cni_subnet_allocate(const char *pool, const char *realm, const char *space, 
 
         uint64_t blocks = (uint64_t)1 << (POOL_BLOCK_PREFIX - p.prefix);
         for (uint64_t i = 0; i < blocks; i++) {
-                CniCidr c = {.addr = p.addr + (uint32_t)(i << (32 - POOL_BLOCK_PREFIX)),
-                             .prefix = POOL_BLOCK_PREFIX};
+                Ipv4Cidr c = {.addr = p.addr + (uint32_t)(i << (32 - POOL_BLOCK_PREFIX)),
+                              .prefix = POOL_BLOCK_PREFIX};
                 if (!find_overlap(&c, realm, space, records, n_records)) {
-                        cni_cidr_format(&c, ret);
+                        ipv4_cidr_format(&c, ret);
                         return 0;
                 }
         }

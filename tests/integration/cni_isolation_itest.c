@@ -91,7 +91,7 @@ static int read_ip_forward(void)
 }
 
 /* Whether a host route overlaps c. */
-static bool host_route_overlaps(const CniCidr *c)
+static bool host_route_overlaps(const Ipv4Cidr *c)
 {
         FILE *f = fopen("/proc/net/route", "re");
         if (!f)
@@ -107,8 +107,8 @@ static bool host_route_overlaps(const CniCidr *c)
                            &metric, &mask) != 8 ||
                     mask == 0)
                         continue;
-                CniCidr r = {.addr = ntohl(dest), .prefix = (unsigned)__builtin_popcount(mask)};
-                overlap = cni_cidr_overlap(c, &r);
+                Ipv4Cidr r = {.addr = ntohl(dest), .prefix = (unsigned)__builtin_popcount(mask)};
+                overlap = ipv4_cidr_overlap(c, &r);
         }
         fclose(f);
         return overlap;
@@ -117,16 +117,16 @@ static bool host_route_overlaps(const CniCidr *c)
 /* A /24 of 10.233.0.0/16 that no host route and no earlier space of ours touches. */
 static void pick_subnet(World *w, int i)
 {
-        CniCidr c = {.prefix = 24};
+        Ipv4Cidr c = {.prefix = 24};
         unsigned start = ((unsigned)getpid() * 7u + 101u) % 250u;
         for (unsigned k = 0; k < 250; k++) {
                 c.addr = (10u << 24) | (233u << 16) | (((start + k) % 250 + 1) << 8);
                 char s[CNI_SUBNET_MAX];
-                cni_cidr_format(&c, s);
+                ipv4_cidr_format(&c, s);
                 if (!host_route_overlaps(&c) && (i == 0 || !streq(s, w->space[0].subnet)))
                         break;
         }
-        cni_cidr_format(&c, w->space[i].subnet);
+        ipv4_cidr_format(&c, w->space[i].subnet);
         assert_int_equal(cni_subnet_gateway(w->space[i].subnet, w->space[i].gateway), 0);
 }
 

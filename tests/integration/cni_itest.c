@@ -65,7 +65,7 @@ static int read_ip_forward(void)
 }
 
 /* Whether a host route overlaps c (the subnet must be ours alone). */
-static bool host_route_overlaps(const CniCidr *c)
+static bool host_route_overlaps(const Ipv4Cidr *c)
 {
         FILE *f = fopen("/proc/net/route", "re");
         if (!f)
@@ -81,8 +81,8 @@ static bool host_route_overlaps(const CniCidr *c)
                            &metric, &mask) != 8 ||
                     mask == 0)
                         continue;
-                CniCidr r = {.addr = ntohl(dest), .prefix = (unsigned)__builtin_popcount(mask)};
-                overlap = cni_cidr_overlap(c, &r);
+                Ipv4Cidr r = {.addr = ntohl(dest), .prefix = (unsigned)__builtin_popcount(mask)};
+                overlap = ipv4_cidr_overlap(c, &r);
         }
         fclose(f);
         return overlap;
@@ -176,7 +176,7 @@ static void test_space_network(void **state)
 {
         World *w = *state;
         /* a /24 of 10.233.0.0/16 that no host route touches */
-        CniCidr c = {.prefix = 24};
+        Ipv4Cidr c = {.prefix = 24};
         unsigned start = (unsigned)getpid() % 250;
         for (unsigned k = 0; k < 250; k++) {
                 c.addr = (10u << 24) | (233u << 16) | (((start + k) % 250 + 1) << 8);
@@ -184,7 +184,7 @@ static void test_space_network(void **state)
                         break;
         }
         char requested[CNI_SUBNET_MAX];
-        cni_cidr_format(&c, requested);
+        ipv4_cidr_format(&c, requested);
         CniSpaceRecord others[] = {{"other", "space", "10.88.0.0/24", "kuke-other"}};
         char *error = NULL;
         assert_int_equal(cni_subnet_allocate(NULL, w->realm, "net", requested, others, 1, w->subnet, &error),
@@ -260,8 +260,9 @@ static bool ip_in_subnet(const char *ip, const char *subnet)
 {
         char cidr[40];
         snprintf(cidr, sizeof(cidr), "%s/32", ip);
-        CniCidr a, s;
-        return cni_cidr_parse(cidr, &a) == 0 && cni_cidr_parse(subnet, &s) == 0 && cni_cidr_overlap(&a, &s);
+        Ipv4Cidr a, s;
+        return ipv4_cidr_parse(cidr, &a) == 0 && ipv4_cidr_parse(subnet, &s) == 0 &&
+               ipv4_cidr_overlap(&a, &s);
 }
 
 static void assert_attached(World *w, int i, const OpResult *o)

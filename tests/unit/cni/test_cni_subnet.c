@@ -142,31 +142,31 @@ static void test_pool_invalid(void **state)
 
 static void test_cidr(void **state)
 {
-        CniCidr c, d;
-        assert_int_equal(cni_cidr_parse("10.88.1.0/24", &c), 0);
+        Ipv4Cidr c, d;
+        assert_int_equal(ipv4_cidr_parse("10.88.1.0/24", &c), 0);
         assert_int_equal(c.addr, 0x0a580100);
         assert_int_equal(c.prefix, 24);
-        assert_true(cni_cidr_is_network(&c));
+        assert_true(ipv4_cidr_is_network(&c));
         char s[CNI_SUBNET_MAX];
-        cni_cidr_format(&c, s);
+        ipv4_cidr_format(&c, s);
         assert_string_equal(s, "10.88.1.0/24");
 
         static const char *const bad[] = {
                 "",           "/24",           "10.88.1.0/",    "10.88.1.0/024", "10.88.1.0/+4",
                 "10.88.1/24", "10.88.1.0/24x", "010.88.1.0/24", "10.88.1.0//24", " 10.88.1.0/24"};
         for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-                if (cni_cidr_parse(bad[i], &c) != -EINVAL)
+                if (ipv4_cidr_parse(bad[i], &c) != -EINVAL)
                         fail_msg("\"%s\" parsed", bad[i]);
-        assert_int_equal(cni_cidr_parse(NULL, &c), -EINVAL);
+        assert_int_equal(ipv4_cidr_parse(NULL, &c), -EINVAL);
 
-        assert_int_equal(cni_cidr_parse("10.88.0.0/16", &c), 0);
-        assert_int_equal(cni_cidr_parse("10.88.255.240/28", &d), 0);
-        assert_true(cni_cidr_overlap(&c, &d));
-        assert_true(cni_cidr_overlap(&d, &c));
-        assert_int_equal(cni_cidr_parse("10.89.0.0/24", &d), 0);
-        assert_false(cni_cidr_overlap(&c, &d));
-        assert_int_equal(cni_cidr_parse("0.0.0.0/0", &d), 0);
-        assert_true(cni_cidr_overlap(&c, &d));
+        assert_int_equal(ipv4_cidr_parse("10.88.0.0/16", &c), 0);
+        assert_int_equal(ipv4_cidr_parse("10.88.255.240/28", &d), 0);
+        assert_true(ipv4_cidr_overlap(&c, &d));
+        assert_true(ipv4_cidr_overlap(&d, &c));
+        assert_int_equal(ipv4_cidr_parse("10.89.0.0/24", &d), 0);
+        assert_false(ipv4_cidr_overlap(&c, &d));
+        assert_int_equal(ipv4_cidr_parse("0.0.0.0/0", &d), 0);
+        assert_true(ipv4_cidr_overlap(&c, &d));
 }
 
 static void test_gateway(void **state)
