@@ -257,10 +257,12 @@ int cni_error_to_errno(int64_t code);
  * Cells of one space reach each other; traffic from one of our bridges to another is dropped. In the
  * filter table (docs/networking.md has the why; every rule carries a comment "kukeon:isolation:..."):
  *   FORWARD (at the top): -i kuke-+ -o kuke-+ -j KUKEON-ISOLATION
- *   KUKEON-ISOLATION:     -i <bridge> -o <bridge> -j RETURN          one per space
+ *   KUKEON-ISOLATION:     -i <bridge> -o <bridge> -j RETURN          one per space, on top
  *                         --ctstate RELATED,ESTABLISHED -j RETURN
- *                         -j DROP                                    always the last rule
- * The bridge rules belong to their spaces; the others are shared and go with the last space. */
+ *                         -i <bridge> -j DROP                        one per space, appended
+ * A bridge without rules of its own (a space not set up yet, or not ours) is never dropped from: only
+ * the spaces that have their rules are isolated. The bridge rules belong to their spaces; the others are
+ * shared and go with the last space. */
 
 typedef struct CniIsolationConfig {
         const char *iptables; /* a path, or a name found in /usr/sbin:/sbin:/usr/bin:/bin; NULL: iptables */
@@ -273,7 +275,7 @@ typedef enum CniIsolationRule {
         CNI_ISOLATION_RULE_JUMP,        /* FORWARD: bridge-to-bridge traffic goes through the chain */
         CNI_ISOLATION_RULE_BRIDGE,      /* the chain: within one space's bridge, RETURN */
         CNI_ISOLATION_RULE_ESTABLISHED, /* the chain: replies of a flow that was let through, RETURN */
-        CNI_ISOLATION_RULE_DROP,        /* the chain: everything else, DROP */
+        CNI_ISOLATION_RULE_DROP,        /* the chain: from one space's bridge to another of ours, DROP */
         _CNI_ISOLATION_RULE_MAX,
 } CniIsolationRule;
 
@@ -293,8 +295,8 @@ bool cni_isolation_bridge_is_valid(const CniIsolationConfig *c, const char *brid
 
 /* The argument vector of one rule: "iptables -w <s> -t filter -<action> <chain> [1] <rule>", where
  * action is 'C' (check), 'I' (insert on top), 'A' (append) or 'D' (delete) and -w waits for the xtables
- * lock up to half the timeout. bridge is only for CNI_ISOLATION_RULE_BRIDGE. *ret is NULL-terminated,
- * freed with cni_strv_free(). Returns 0, -EINVAL or -ENOMEM. Pure. */
+ * lock up to half the timeout. bridge is for CNI_ISOLATION_RULE_BRIDGE and CNI_ISOLATION_RULE_DROP. *ret is
+ * NULL-terminated, freed with cni_strv_free(). Returns 0, -EINVAL or -ENOMEM. Pure. */
 int cni_isolation_rule_argv(const CniIsolationConfig *c, CniIsolationRule rule, const char *bridge,
                             char action, char ***ret);
 

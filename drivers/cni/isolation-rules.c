@@ -11,7 +11,7 @@
 #define COMMENT_JUMP   CNI_ISOLATION_COMMENT ":jump"
 #define COMMENT_BRIDGE CNI_ISOLATION_COMMENT ":bridge:"
 #define COMMENT_ESTAB  CNI_ISOLATION_COMMENT ":established"
-#define COMMENT_DROP   CNI_ISOLATION_COMMENT ":drop"
+#define COMMENT_DROP   CNI_ISOLATION_COMMENT ":drop:"
 #define TABLE          "filter"
 #define FORWARD_CHAIN  "FORWARD"
 
@@ -165,7 +165,9 @@ static size_t argv_rule(const CniIsolationConfig *c, CniIsolationRule rule, cons
                 break;
         case CNI_ISOLATION_RULE_DROP:
         default:
-                snprintf(comment, 64, "%s", COMMENT_DROP);
+                a[n++] = "-i";
+                a[n++] = bridge;
+                snprintf(comment, 64, "%s%s", COMMENT_DROP, bridge);
                 target = "DROP";
                 break;
         }
@@ -184,7 +186,8 @@ int cni_isolation_rule_argv(const CniIsolationConfig *c, CniIsolationRule rule, 
         if (!action || !strchr("CIAD", action) || (int)rule < 0 || (int)rule >= _CNI_ISOLATION_RULE_MAX ||
             cni_isolation_config_check(c) < 0)
                 return -EINVAL;
-        if (rule == CNI_ISOLATION_RULE_BRIDGE && !cni_isolation_bridge_is_valid(c, bridge))
+        if ((rule == CNI_ISOLATION_RULE_BRIDGE || rule == CNI_ISOLATION_RULE_DROP) &&
+            !cni_isolation_bridge_is_valid(c, bridge))
                 return -EINVAL;
         const char *a[RULE_ARGS_MAX];
         char wait[16], comment[64], act[3] = {'-', action, '\0'};
@@ -192,8 +195,8 @@ int cni_isolation_rule_argv(const CniIsolationConfig *c, CniIsolationRule rule, 
         a[n++] = act;
         a[n++] = rule == CNI_ISOLATION_RULE_JUMP ? FORWARD_CHAIN : cni_isolation_chain(c);
         if (action == 'I')
-                a[n++] = "1"; /* on top: the chain's DROP stays last, the jump comes before others' verdicts
-                               */
+                a[n++] =
+                        "1"; /* on top: the DROPs stay below the RETURNs, the jump before others' verdicts */
         n = argv_rule(c, rule, bridge, a, n, comment);
         return strv_copy(a, n, ret);
 }

@@ -196,15 +196,15 @@ static int ensure_locked(CniIsolation *iso, const char *bridge, char **ret_error
                         return r;
                 changed = 1;
         }
-        /* the chain is whole before the jump sends traffic into it: replies first, the DROP last, the
-         * space's own bridge on top */
+        /* the chain is whole before the jump sends traffic into it: the RETURNs on top, the space's DROP
+         * appended below them */
         static const struct {
                 CniIsolationRule rule;
                 char action;
         } steps[] = {
                 {CNI_ISOLATION_RULE_ESTABLISHED, 'I'},
-                {CNI_ISOLATION_RULE_DROP, 'A'},
                 {CNI_ISOLATION_RULE_BRIDGE, 'I'},
+                {CNI_ISOLATION_RULE_DROP, 'A'},
                 {CNI_ISOLATION_RULE_JUMP, 'I'},
         };
         for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
@@ -243,9 +243,14 @@ static int list_locked(CniIsolation *iso, char ***ret, size_t *ret_n, char **ret
 
 static int remove_locked(CniIsolation *iso, const char *bridge, char **ret_error)
 {
-        int removed = rule_delete(iso, CNI_ISOLATION_RULE_BRIDGE, bridge, ret_error);
+        /* the DROP first: a bridge is never left dropped from without its RETURN */
+        int removed = rule_delete(iso, CNI_ISOLATION_RULE_DROP, bridge, ret_error);
         if (removed < 0)
                 return removed;
+        int r0 = rule_delete(iso, CNI_ISOLATION_RULE_BRIDGE, bridge, ret_error);
+        if (r0 < 0)
+                return r0;
+        removed |= r0;
         _cleanup_strv_ char **left = NULL;
         size_t n = 0;
         int r = list_locked(iso, &left, &n, ret_error);

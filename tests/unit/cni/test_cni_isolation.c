@@ -46,9 +46,9 @@ static void test_rule_argv_default(void **state)
         assert_rule(NULL, CNI_ISOLATION_RULE_ESTABLISHED, NULL, 'I',
                     "iptables -w 15 -t filter -I KUKEON-ISOLATION 1 -m conntrack --ctstate "
                     "RELATED,ESTABLISHED -m comment --comment kukeon:isolation:established -j RETURN");
-        assert_rule(NULL, CNI_ISOLATION_RULE_DROP, NULL, 'A',
-                    "iptables -w 15 -t filter -A KUKEON-ISOLATION -m comment --comment "
-                    "kukeon:isolation:drop -j DROP");
+        assert_rule(NULL, CNI_ISOLATION_RULE_DROP, "kuke-main-blog", 'A',
+                    "iptables -w 15 -t filter -A KUKEON-ISOLATION -i kuke-main-blog -m comment --comment "
+                    "kukeon:isolation:drop:kuke-main-blog -j DROP");
 
         char **argv = NULL;
         assert_int_equal(cni_isolation_chain_argv(NULL, 'N', &argv), 0);
@@ -73,9 +73,9 @@ static void test_rule_argv_config(void **state)
                 "/usr/sbin/iptables-legacy -w 1 -t filter -C KT-ISO -i kuke-kt1-a -o kuke-kt1-a -m comment "
                 "--comment kukeon:isolation:bridge:kuke-kt1-a -j RETURN");
         c.timeout_ms = 120000;
-        assert_rule(&c, CNI_ISOLATION_RULE_DROP, NULL, 'C',
-                    "/usr/sbin/iptables-legacy -w 60 -t filter -C KT-ISO -m comment --comment "
-                    "kukeon:isolation:drop -j DROP");
+        assert_rule(&c, CNI_ISOLATION_RULE_DROP, "kuke-kt1-a", 'C',
+                    "/usr/sbin/iptables-legacy -w 60 -t filter -C KT-ISO -i kuke-kt1-a -m comment --comment "
+                    "kukeon:isolation:drop:kuke-kt1-a -j DROP");
 }
 
 static void test_rule_argv_refuses(void **state)
@@ -91,6 +91,8 @@ static void test_rule_argv_refuses(void **state)
                                  -EINVAL);
         }
         assert_int_equal(cni_isolation_rule_argv(&c, CNI_ISOLATION_RULE_BRIDGE, NULL, 'I', &argv), -EINVAL);
+        /* a DROP is a space's own too */
+        assert_int_equal(cni_isolation_rule_argv(&c, CNI_ISOLATION_RULE_DROP, NULL, 'A', &argv), -EINVAL);
         assert_true(cni_isolation_bridge_is_valid(&c, "kuke-kt1-a"));
         assert_false(cni_isolation_bridge_is_valid(NULL, "!kuke-a"));
         assert_true(cni_isolation_bridge_is_valid(NULL, "kuke-a"));
@@ -99,8 +101,10 @@ static void test_rule_argv_refuses(void **state)
         assert_false(cni_isolation_bridge_is_valid(&exact, "kuke-one2"));
 
         /* actions */
-        assert_int_equal(cni_isolation_rule_argv(NULL, CNI_ISOLATION_RULE_DROP, NULL, 'X', &argv), -EINVAL);
-        assert_int_equal(cni_isolation_rule_argv(NULL, CNI_ISOLATION_RULE_DROP, NULL, '\0', &argv), -EINVAL);
+        assert_int_equal(cni_isolation_rule_argv(NULL, CNI_ISOLATION_RULE_DROP, "kuke-a", 'X', &argv),
+                         -EINVAL);
+        assert_int_equal(cni_isolation_rule_argv(NULL, CNI_ISOLATION_RULE_DROP, "kuke-a", '\0', &argv),
+                         -EINVAL);
         assert_int_equal(cni_isolation_rule_argv(NULL, _CNI_ISOLATION_RULE_MAX, NULL, 'C', &argv), -EINVAL);
         assert_int_equal(cni_isolation_chain_argv(NULL, 'C', &argv), -EINVAL);
         assert_int_equal(cni_isolation_chain_argv(NULL, '\0', &argv), -EINVAL);
@@ -144,7 +148,8 @@ static void test_parse_bridges(void **state)
                 "-A KUKEON-ISOLATION -m comment --comment \"kukeon:isolation:bridge:kuke-+\"\n"
                 "-A KUKEON-ISOLATION -m conntrack --ctstate RELATED,ESTABLISHED -m comment "
                 "--comment \"kukeon:isolation:established\" -j RETURN\n"
-                "-A KUKEON-ISOLATION -m comment --comment \"kukeon:isolation:drop\" -j DROP";
+                "-A KUKEON-ISOLATION -i kuke-b -m comment --comment \"kukeon:isolation:drop:kuke-b\" -j "
+                "DROP";
         char **v = NULL;
         size_t n = 9;
         assert_int_equal(cni_isolation_parse_bridges(NULL, listing, &v, &n), 0);

@@ -135,8 +135,8 @@ static char *fake_log_take(Fake *f)
         "KT-ISO -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "                           \
         "kukeon:isolation:established "                                                                     \
         "-j RETURN\n"
-#define DROP_RULE "KT-ISO -m comment --comment kukeon:isolation:drop -j DROP\n"
-#define JUMP_RULE "FORWARD -i kuke-+ -o kuke-+ -m comment --comment kukeon:isolation:jump -j KT-ISO\n"
+#define DROP_RULE(b) "KT-ISO -i " b " -m comment --comment kukeon:isolation:drop:" b " -j DROP\n"
+#define JUMP_RULE    "FORWARD -i kuke-+ -o kuke-+ -m comment --comment kukeon:isolation:jump -j KT-ISO\n"
 
 /* error: where the operation put its message (read after the call) */
 static void assert_ok(int want, int r, char **error)
@@ -156,24 +156,26 @@ static void test_ensure_from_nothing_and_again(void **state)
         _cleanup_free_ char *log = fake_log_take(f);
         /* the chain, then its rules (checked first), the jump last */
         assert_string_equal(
-                log, "-S KT-ISO\n"
-                     "-N KT-ISO\n"
-                     "-C " ESTAB_RULE "-I KT-ISO 1 -m conntrack --ctstate RELATED,ESTABLISHED -m "
-                     "comment --comment kukeon:isolation:established -j RETURN\n"
-                     "-C " DROP_RULE "-A " DROP_RULE
-                     "-C " BRIDGE_RULE("kuke-a") "-I KT-ISO 1 -i kuke-a -o kuke-a -m comment --comment "
-                                                 "kukeon:isolation:bridge:kuke-a -j RETURN\n"
-                                                 "-C " JUMP_RULE
-                                                 "-I FORWARD 1 -i kuke-+ -o kuke-+ -m comment --comment "
-                                                 "kukeon:isolation:jump -j KT-ISO\n");
+                log,
+                "-S KT-ISO\n"
+                "-N KT-ISO\n"
+                "-C " ESTAB_RULE "-I KT-ISO 1 -m conntrack --ctstate RELATED,ESTABLISHED -m "
+                "comment --comment kukeon:isolation:established -j RETURN\n"
+                "-C " BRIDGE_RULE(
+                        "kuke-a") "-I KT-ISO 1 -i kuke-a -o kuke-a -m comment --comment "
+                                  "kukeon:isolation:bridge:kuke-a -j RETURN\n"
+                                  "-C " DROP_RULE("kuke-a") "-A " DROP_RULE(
+                                          "kuke-a") "-C " JUMP_RULE
+                                                    "-I FORWARD 1 -i kuke-+ -o kuke-+ -m comment --comment "
+                                                    "kukeon:isolation:jump -j KT-ISO\n");
         _cleanup_free_ char *rules = fake_rules(f);
-        assert_string_equal(rules, JUMP_RULE BRIDGE_RULE("kuke-a") ESTAB_RULE DROP_RULE);
+        assert_string_equal(rules, JUMP_RULE BRIDGE_RULE("kuke-a") ESTAB_RULE DROP_RULE("kuke-a"));
 
         /* again: only looks */
         assert_ok(0, cni_isolation_ensure(f->iso, "kuke-a", &error), &error);
         _cleanup_free_ char *again = fake_log_take(f);
-        assert_string_equal(again, "-S KT-ISO\n-C " ESTAB_RULE "-C " DROP_RULE
-                                   "-C " BRIDGE_RULE("kuke-a") "-C " JUMP_RULE);
+        assert_string_equal(again, "-S KT-ISO\n-C " ESTAB_RULE
+                                   "-C " BRIDGE_RULE("kuke-a") "-C " DROP_RULE("kuke-a") "-C " JUMP_RULE);
 }
 
 static void test_two_spaces_and_repair(void **state)
@@ -183,8 +185,8 @@ static void test_two_spaces_and_repair(void **state)
         assert_ok(1, cni_isolation_ensure(f->iso, "kuke-a", &error), &error);
         assert_ok(1, cni_isolation_ensure(f->iso, "kuke-b", &error), &error);
         _cleanup_free_ char *rules = fake_rules(f);
-        assert_string_equal(rules,
-                            JUMP_RULE BRIDGE_RULE("kuke-b") BRIDGE_RULE("kuke-a") ESTAB_RULE DROP_RULE);
+        assert_string_equal(rules, JUMP_RULE BRIDGE_RULE("kuke-b") BRIDGE_RULE("kuke-a")
+                                           ESTAB_RULE DROP_RULE("kuke-a") DROP_RULE("kuke-b"));
 
         char **v = NULL;
         size_t n = 0;
@@ -194,17 +196,17 @@ static void test_two_spaces_and_repair(void **state)
         assert_string_equal(v[1], "kuke-b");
         cni_strv_free(v);
 
-        /* someone deletes the DROP and the jump: the next ensure puts them back, DROP last */
+        /* someone deletes a DROP and the jump: the next ensure puts them back, the DROPs below */
         char cmd[512];
         snprintf(cmd, sizeof(cmd),
-                 "%s -D KT-ISO -m comment --comment kukeon:isolation:drop -j DROP && %s -D "
+                 "%s -D KT-ISO -i kuke-a -m comment --comment kukeon:isolation:drop:kuke-a -j DROP && %s -D "
                  "FORWARD -i kuke-+ -o kuke-+ -m comment --comment kukeon:isolation:jump -j KT-ISO",
                  f->iptables, f->iptables);
         assert_int_equal(system(cmd), 0);
         assert_ok(1, cni_isolation_ensure(f->iso, "kuke-a", &error), &error);
         _cleanup_free_ char *repaired = fake_rules(f);
-        assert_string_equal(repaired,
-                            JUMP_RULE BRIDGE_RULE("kuke-b") BRIDGE_RULE("kuke-a") ESTAB_RULE DROP_RULE);
+        assert_string_equal(repaired, JUMP_RULE BRIDGE_RULE("kuke-b") BRIDGE_RULE("kuke-a")
+                                              ESTAB_RULE DROP_RULE("kuke-b") DROP_RULE("kuke-a"));
 }
 
 static void test_remove_tears_down_with_the_last(void **state)
@@ -217,7 +219,7 @@ static void test_remove_tears_down_with_the_last(void **state)
 
         assert_ok(1, cni_isolation_remove(f->iso, "kuke-a", &error), &error);
         _cleanup_free_ char *rules = fake_rules(f);
-        assert_string_equal(rules, JUMP_RULE BRIDGE_RULE("kuke-b") ESTAB_RULE DROP_RULE);
+        assert_string_equal(rules, JUMP_RULE BRIDGE_RULE("kuke-b") ESTAB_RULE DROP_RULE("kuke-b"));
         assert_ok(0, cni_isolation_remove(f->iso, "kuke-a", &error), &error);
 
         assert_ok(1, cni_isolation_remove(f->iso, "kuke-b", &error), &error);
