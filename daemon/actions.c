@@ -1,0 +1,243 @@
+/* The action-handler table, and the handlers every level shares: cgroups, the realm's containerd
+ * namespace, and removing the daemon's own files.
+ *
+ * A handler returns < 0 (failed; msg may say why), 0 (nothing to do), 1 (changed), or ACTION_ASYNC when
+ * a driver call completes later and calls op_action_done() through action_call_done(). Adding the
+ * container, task and image actions means filling their rows below (docs/daemon.md). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon/daemon.h"
+
+#define MISSING_CONTAINERS                                                                                  \
+        "containers and tasks are not wired into kukeond yet (drivers/containerd: ctrd_container_*, "       \
+        "ctrd_task_*)"
+#define MISSING_IMAGES                                                                                      \
+        "images are not wired into kukeond yet (drivers/containerd: image pull and archive import)"
+#define MISSING_HOSTS "the cells' /etc/hosts is not wired into kukeond yet (drivers/cni: cni_cell_etc_write)"
+
+static const ActionHandler handlers[_ACTION_TYPE_MAX] = {
+        [ACTION_NAMESPACE_ENSURE] = {action_namespace_ensure, NULL},
+        [ACTION_NAMESPACE_DELETE] = {action_namespace_delete, NULL},
+        [ACTION_CGROUP_ENSURE] = {action_cgroup_ensure, NULL},
+        [ACTION_CGROUP_SET_LIMITS] = {action_cgroup_set_limits, NULL},
+        [ACTION_CGROUP_REMOVE] = {action_cgroup_remove, NULL},
+        [ACTION_SUBNET_ALLOCATE] = {action_subnet_allocate, NULL},
+        [ACTION_NETWORK_ENSURE] = {action_network_ensure, NULL},
+        [ACTION_NETWORK_REMOVE] = {action_network_remove, NULL},
+        [ACTION_NETNS_CREATE] = {action_netns_create, NULL},
+        [ACTION_NETNS_DELETE] = {action_netns_delete, NULL},
+        [ACTION_CNI_ADD] = {action_cni_add, NULL},
+        [ACTION_CNI_DEL] = {action_cni_del, NULL},
+        [ACTION_HOSTS_WRITE] = {NULL, MISSING_HOSTS},
+        [ACTION_IMAGE_ENSURE] = {NULL, MISSING_IMAGES},
+        [ACTION_CONTAINER_CREATE] = {NULL, MISSING_CONTAINERS},
+        [ACTION_CONTAINER_DELETE] = {NULL, MISSING_CONTAINERS},
+        [ACTION_TASK_START] = {NULL, MISSING_CONTAINERS},
+        [ACTION_TASK_STOP] = {NULL, MISSING_CONTAINERS},
+        [ACTION_TASK_DELETE] = {NULL, MISSING_CONTAINERS},
+        [ACTION_WAKE_AT] = {NULL, "wake-ups are the scheduler's"},
+        [ACTION_FILES_REMOVE] = {action_files_remove, NULL},
+};
+
+const ActionHandler *action_handler(ActionType type, Kind kind)
+{
+        static const ActionHandler unknown = {NULL, "an action this kukeond does not know"};
+        if (kind == KIND_IMAGE && type != ACTION_FILES_REMOVE)
+                return &handlers[ACTION_IMAGE_ENSURE];
+        return type >= 0 && type < _ACTION_TYPE_MAX ? &handlers[type] : &unknown;
+}
+
+ActionCall *action_call_new(Op *op, const Action *a)
+{
+        ActionCall *c = malloc(sizeof(*c));
+        if (c)
+                *c = (ActionCall){op, *a};
+        return c;
+}
+
+void action_call_done(ActionCall *call, int r, const char *message)
+{
+        Op *op = call->op;
+        Action a = call->action;
+        free(call);
+        op_action_done(op, &a, r, message);
+}
+
+/* ---- cgroups ---- */
+
+int action_cgroup_ensure(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        op->res->is_live = true;
+        int r = cg_ensure(op->d->cg, &a->id);
+        if (r < 0)
+                snprintf(msg, msg_size, "creating the cgroup %s: %s", op->res->rec.cgroup_path,
+                         strerror(-r));
+        return r < 0 ? r : 1;
+}
+
+int action_cgroup_set_limits(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        Resources none = {0};
+        const Resources *res = resource_limits(op->res);
+        int r = cg_set_limits(op->d->cg, &a->id, res ? res : &none);
+        if (r == -EOPNOTSUPP)
+                snprintf(msg, msg_size, "a limit's controller is not available at %s",
+                         op->res->rec.cgroup_path);
+        else if (r < 0)
+                snprintf(msg, msg_size, "setting the limits of %s: %s", op->res->rec.cgroup_path,
+                         strerror(-r));
+        return r < 0 ? r : 1;
+}
+
+int action_cgroup_remove(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        int r = cg_remove(op->d->cg, &a->id);
+        if (r == -EBUSY)
+                snprintf(msg, msg_size, "the cgroup %s still holds processes", op->res->rec.cgroup_path);
+        else if (r < 0)
+                snprintf(msg, msg_size, "removing the cgroup %s: %s", op->res->rec.cgroup_path,
+                         strerror(-r));
+        return r < 0 ? r : 1;
+}
+
+/* ---- the realm's containerd namespace ---- */
+
+static void on_namespace_done(int r, const char *message, void *userdata)
+{
+        ActionCall *c = userdata;
+        if (r == -ENOENT && c->action.type == ACTION_NAMESPACE_DELETE)
+                r = 0;
+        char m[512];
+        if (r == -ENOTEMPTY)
+                snprintf(m, sizeof(m),
+                         "the containerd namespace still holds images, content or containers (%s)", message);
+        else
+                snprintf(m, sizeof(m), "%s", message);
+        action_call_done(c, r < 0 ? r : 1, m);
+}
+
+static int namespace_call(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        Daemon *d = op->d;
+        Resource *res = op->res;
+        char ns[sizeof(res->rec.namespace)];
+        resource_namespace(res, ns, sizeof(ns));
+        if (!d->ctrd || !d->is_ctrd_ready) {
+                snprintf(msg, msg_size, "containerd is not reachable at %s", d->config.containerd_socket);
+                return -ENOTCONN;
+        }
+        ActionCall *c = action_call_new(op, a);
+        if (!c)
+                return -ENOMEM;
+        int r;
+        if (a->type == ACTION_NAMESPACE_ENSURE) {
+                const CtrdLabel labels[] = {{CTRD_LABEL_REALM, res->id.realm}};
+                res->is_live = true;
+                snprintf(res->rec.namespace, sizeof(res->rec.namespace), "%s", ns);
+                r = ctrd_namespace_ensure(d->ctrd, ns, labels, ARRAY_SIZE(labels), on_namespace_done, c);
+        } else {
+                r = ctrd_namespace_delete(d->ctrd, ns, on_namespace_done, c);
+        }
+        if (r < 0) {
+                free(c);
+                snprintf(msg, msg_size, "containerd namespace %s: %s", ns, strerror(-r));
+                return r;
+        }
+        return ACTION_ASYNC;
+}
+
+int action_namespace_ensure(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        return namespace_call(op, a, msg, msg_size);
+}
+
+int action_namespace_delete(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        return namespace_call(op, a, msg, msg_size);
+}
+
+/* ---- the daemon's own files ---- */
+
+/* Opens dir (relative to the run path) without following a symlink anywhere. */
+static int open_run_dir(Daemon *d, const char *rel)
+{
+        _cleanup_close_ int fd = open(d->config.run_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        char buf[PATH_MAX], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", rel);
+        for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                int next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0)
+                        return negative_errno();
+                close(fd);
+                fd = next;
+        }
+        return TAKE_FD(fd);
+}
+
+/* Empties dir_fd/name of files (never following a link) and removes it. */
+static int remove_flat_dir(int dir_fd, const char *name)
+{
+        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        DIR *dir = fdopendir(fd);
+        if (!dir) {
+                close(fd);
+                return -ENOMEM;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void)unlinkat(dirfd(dir), de->d_name, 0);
+        closedir(dir);
+        return unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? negative_errno() : 1;
+}
+
+int action_files_remove(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        Daemon *d = op->d;
+        Resource *res = op->res;
+        char rel[PATH_MAX], status[PATH_MAX];
+        if (res->has_spec_file)
+                return 0; /* its manifest stays (its parent's is missing): it keeps a Failed status */
+        if (!res->status)
+                return 0; /* nothing of ours was ever here: a directory someone is filling is theirs */
+        if (store_dir_path(&a->id, rel, sizeof(rel)) < 0 ||
+            store_status_path(&a->id, status, sizeof(status)) < 0)
+                return -ENAMETOOLONG;
+        int r = store_remove_file(d->store, status);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -ELOOP) {
+                snprintf(msg, msg_size, "removing %s: %s", status, strerror(-r));
+                return r;
+        }
+        _cleanup_close_ int fd = open_run_dir(d, rel);
+        if (fd < 0)
+                return 1; /* the directory is gone already (rm -r) */
+        if (a->id.kind == KIND_SPACE)
+                (void)unlinkat(fd, CNI_CONFLIST_COPY_NAME, 0);
+        if (a->id.kind == KIND_CELL) {
+                (void)remove_flat_dir(fd, "containers");
+                (void)remove_flat_dir(fd, "logs");
+        }
+        /* the directory goes only when nothing else is left in it */
+        int parent = -EBADF;
+        char *slash = strrchr(rel, '/');
+        if (slash) {
+                *slash = '\0';
+                parent = open_run_dir(d, rel);
+        } else {
+                parent = open(d->config.run_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        if (parent >= 0) {
+                (void)unlinkat(parent, slash ? slash + 1 : rel, AT_REMOVEDIR);
+                close(parent);
+        }
+        document_free(res->status);
+        res->status = NULL;
+        return 1;
+}

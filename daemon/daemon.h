@@ -1,0 +1,280 @@
+/* The Daemon context and what kukeond's modules share. One Daemon is created in main() and passed down;
+ * there is no other global state. Every libuv handle is embedded in its owner with `data` pointing back,
+ * and every one is closed before the loop is (uv_loop_close() == 0). */
+#pragma once
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/timeutil.h"
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/queue.h"
+#include "drivers/cgroup/cgroup.h"
+#include "drivers/cni/cni.h"
+#include "drivers/containerd/ctrd.h"
+#include "reconciler/plan.h"
+#include "state/store.h"
+
+typedef struct Daemon Daemon;
+typedef struct Op Op;
+typedef struct Watcher Watcher;
+
+/* How a resource stands with respect to the tree. */
+typedef enum Desire {
+        DESIRE_PRESENT,        /* its manifest and its ancestors' are valid: bring it up */
+        DESIRE_ABSENT,         /* no manifest, or an ancestor's is missing: tear it down */
+        DESIRE_INVALID,        /* its manifest does not parse or validate: Failed, left as it is */
+        DESIRE_INVALID_PARENT, /* an ancestor's manifest is invalid: Failed, left as it is */
+} Desire;
+
+/* What the daemon recorded about a resource's primitives: read back from its status file when first
+ * seen, updated by the actions, written with the status. Teardown does not depend on it: every name is
+ * derived again when it is missing. */
+typedef struct Recorded {
+        char namespace[NAME_MAX_LEN + 16];  /* realm */
+        char network[CNI_NETWORK_NAME_MAX]; /* space */
+        char bridge[CNI_BRIDGE_NAME_MAX];
+        char subnet[CNI_SUBNET_MAX];
+        char gateway[CNI_IP_MAX];
+        char conflist_path[512];
+        char netns[4 * (NAME_MAX_LEN + 1) + 8]; /* cell */
+        char ip[CNI_IP_MAX];
+        char cgroup_path[512];
+        int64_t created_at;
+        int64_t ready_at;
+        char *restarted_at; /* cell: the restart annotation acted on; owned */
+} Recorded;
+
+typedef struct Resource {
+        ResourceId id;
+        QueueItem qi;
+        struct Resource *hash_next;
+        /* desired, from the last scan */
+        Desire desire;
+        Document *spec; /* DESIRE_PRESENT (and frozen ones that have one): defaults applied; owned */
+        char digest[72];
+        char *error; /* why it is Failed or not wanted: a positioned message; owned */
+        bool has_spec_file;
+        bool in_tree; /* its directory was there at the last scan */
+        unsigned scan_gen;
+        /* observed and remembered */
+        Document *status; /* the status last written (or read at start); owned */
+        Recorded rec;
+        bool is_live;            /* something of it may exist on the host */
+        bool is_ready;           /* the last round ended with an empty plan in a settled state */
+        bool needs_status_write; /* the status file went away behind our back */
+        bool has_isolation;      /* space: its isolation rules were ensured by this daemon */
+        Op *op;                  /* the round in flight */
+        uint64_t wake_at_ms;     /* uv_now() time of a planned wake-up; 0: none */
+        unsigned n_failures;     /* rounds in a row that failed: the retry back-off */
+        unsigned n_rounds;       /* rounds in a row that changed something without settling */
+} Resource;
+
+typedef struct ResourceTable {
+        Resource **buckets;
+        size_t n_buckets;
+        size_t n;
+} ResourceTable;
+
+/* One observe → plan → execute → status round of a resource. */
+struct Op {
+        Daemon *d;
+        Resource *res;
+        ObservedLevel level;
+        ObservedCell cell;
+        bool has_observation;
+        Desire desire;   /* as the round started */
+        char digest[72]; /* the digest the round acts on */
+        Plan plan;
+        size_t n_pending;      /* actions started and not done */
+        size_t n_run;          /* actions started */
+        int error;             /* the first failure (of the observation or an action), 0 for none */
+        char message[512];     /* its text */
+        int failed_action;     /* its ActionType, or -1 for the observation */
+        const char *missing;   /* an action that is not available yet: what is missing */
+        int missing_action;    /* its ActionType */
+        bool did_change;       /* an action changed something: observe again */
+        bool did_remove_files; /* FILES_REMOVE ran: the resource is gone */
+        bool had_status;       /* the resource had a status when the round started */
+        bool is_cancelled;     /* shutting down: no status, no requeue */
+        CniOp *cni_op;         /* a running plugin chain, cancelled at shutdown */
+};
+
+struct Daemon {
+        uv_loop_t loop;
+        bool has_loop;
+        ConfigSources sources;
+        DaemonConfig config;
+        Log log;
+        int pid_fd;
+        int64_t started_at;
+        bool is_stopping;
+        bool is_started; /* rounds run: containerd answered, or said it is not there */
+
+        Store *store;
+        CgManager *cg;
+        CniIsolation *iso; /* NULL: iptables isolation is not available */
+        Watcher *watcher;
+        GrpcConn *ctrd;
+        CtrdSubscription *events;
+        bool is_ctrd_ready;
+        char ctrd_error[256];
+
+        ResourceTable table;
+        DirtyQueue queue;
+        size_t n_ops;
+        unsigned scan_gen;
+        bool needs_scan; /* manifests changed: rescan before the next rounds */
+        bool needs_full; /* a full resync is due: every resource gets a round */
+
+        uv_signal_t sigterm, sigint, sighup;
+        uv_timer_t scan_timer;     /* coalesces bursts of events into one scan (armed only while busy) */
+        uv_timer_t resync_timer;   /* the periodic full resync */
+        uv_timer_t wake_timer;     /* restart back-off and retry wake-ups */
+        uv_timer_t watchdog_timer; /* sd_notify WATCHDOG=1, only when systemd asks for it */
+        uv_timer_t stop_timer;     /* bounds the wait for rounds in flight at shutdown */
+        uv_idle_t pump_idle;       /* runs more rounds on the next loop iteration (active only while busy) */
+        bool is_pumping;
+        uint64_t watchdog_usec;
+
+        char last_error[512];
+        char *self_status; /* the kukeond.yaml last written */
+};
+
+#define DAEMON_SCAN_DELAY_MS 20
+#define DAEMON_STOP_GRACE_MS 5000
+#define RETRY_BACKOFF_MAX_MS (5 * 60 * 1000)
+#define ROUNDS_PER_PUMP      64 /* rounds started per loop iteration, so a burst never starves the loop */
+#define ROUNDS_MAX           32 /* rounds in a row that change something and never settle: a bug, stop */
+
+/* Copies src into dst of size bytes; false (dst emptied) when it does not fit. */
+static inline bool str_copy(char *dst, size_t size, const char *src)
+{
+        size_t n = strlen(src);
+        if (n >= size) {
+                dst[0] = '\0';
+                return false;
+        }
+        memcpy(dst, src, n + 1);
+        return true;
+}
+
+#define resource_from_item(it) ((Resource *)((char *)(it)-offsetof(Resource, qi)))
+
+/* ---- resources.c: the table ---- */
+int resource_table_init(ResourceTable *t);
+void resource_table_done(ResourceTable *t);
+Resource *resource_find(const ResourceTable *t, const ResourceId *id);
+/* Finds or adds (zeroed but for its id). NULL on -ENOMEM. */
+Resource *resource_ensure(Daemon *d, const ResourceId *id);
+/* Drops a resource that has no round in flight. */
+void resource_drop(Daemon *d, Resource *r);
+/* Calls fn on every resource; fn may not add or drop any. */
+void resource_foreach(const ResourceTable *t, void (*fn)(Resource *r, void *userdata), void *userdata);
+bool resource_id_equal(const ResourceId *a, const ResourceId *b);
+/* The parent of a resource (a realm has none: returns false). */
+bool resource_parent_id(const ResourceId *id, ResourceId *ret);
+const char *resource_qualified(const ResourceId *id, char *buf, size_t size);
+/* Seeds rec from a status document read from disk. */
+void recorded_from_status(Recorded *rec, const Status *st);
+void recorded_done(Recorded *rec);
+
+/* ---- reconcile.c: scheduling rounds ---- */
+/* Queues a round for r. */
+void daemon_mark_dirty(Daemon *d, Resource *r);
+/* Queues the direct children of r (after it settled up), or its parent (after it went). */
+void daemon_mark_children(Daemon *d, const Resource *r);
+void daemon_mark_parent(Daemon *d, const Resource *r);
+/* Starts the rounds the queue allows. */
+void daemon_pump(Daemon *d);
+/* Cancels what can be cancelled (shutdown). */
+void daemon_cancel_ops(Daemon *d);
+/* Arms the wake timer for the earliest planned wake-up. */
+void daemon_arm_wake(Daemon *d);
+/* Called by main when the last round ended during shutdown. */
+void daemon_on_idle_stopping(Daemon *d);
+/* The parent resource when it is in the table. */
+Resource *resource_parent(Daemon *d, const Resource *r);
+/* Called by an action when it is done (r < 0 failed, with message or NULL for strerror). */
+void op_action_done(Op *op, const Action *a, int r, const char *message);
+/* Called by the observation when it is done. */
+void op_observed(Op *op, int r, const char *message);
+
+/* ---- observe.c ---- */
+/* Fills op's observation of its resource and calls op_observed() (maybe before returning). */
+void op_observe(Op *op);
+/* Names derived from the id (and the spec or the record): realm namespace, space network, conflist path,
+ * cell netns. */
+const char *resource_namespace(const Resource *r, char *buf, size_t size);
+int space_conflist_path(Daemon *d, const Resource *space, char *buf, size_t size);
+int space_copy_path(Daemon *d, const ResourceId *space, char *buf, size_t size);
+/* The space's bridge: as recorded, else as the naming rule gives it. */
+int space_bridge(const Resource *space, char ret[static CNI_BRIDGE_NAME_MAX]);
+
+/* ---- actions*.c: the handler table ---- */
+#define ACTION_ASYNC 2 /* the handler calls op_action_done() later */
+typedef int (*action_run_fn)(Op *op, const Action *a, char *msg, size_t msg_size);
+typedef struct ActionHandler {
+        action_run_fn run;   /* NULL: not available yet */
+        const char *missing; /* what is missing when run is NULL */
+} ActionHandler;
+/* An action whose driver call completes later: what its callback needs. */
+typedef struct ActionCall {
+        Op *op;
+        Action action;
+} ActionCall;
+ActionCall *action_call_new(Op *op, const Action *a);
+/* Completes the action of a call (op_action_done()) and frees the call. */
+void action_call_done(ActionCall *call, int r, const char *message);
+/* The handler of an action for a kind of resource (never NULL). */
+const ActionHandler *action_handler(ActionType type, Kind kind);
+/* The per-kind handlers (actions-level.c, actions-space.c, actions-cell.c). */
+int action_cgroup_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_cgroup_set_limits(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_cgroup_remove(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_namespace_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_namespace_delete(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_files_remove(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_subnet_allocate(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_network_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_network_remove(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_netns_create(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_netns_delete(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_cni_add(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_cni_del(Op *op, const Action *a, char *msg, size_t msg_size);
+/* The conflist text a space's record describes (NULL when incomplete). Caller frees. */
+char *space_conflist_text(const Resource *space);
+/* The resources spec of any level kind (NULL when not desired). */
+const Resources *resource_limits(const Resource *r);
+
+/* ---- status.c ---- */
+/* Writes r's status for the end of op's round when it changed. Returns 0, 1 (written) or -errno. */
+int status_update(Daemon *d, Resource *r, const Op *op);
+/* The status of a resource whose manifest is frozen (invalid, or its parent's is). */
+int status_update_frozen(Daemon *d, Resource *r);
+
+/* ---- sync.c: the tree and events ---- */
+/* Scans the run path and brings the table up to date; full: every resource gets a round. */
+int daemon_scan(Daemon *d, bool full);
+/* Asks for a scan soon (coalescing bursts), or a full resync. */
+void daemon_request_scan(Daemon *d, bool full);
+/* A watcher event (watcher_event_cb). */
+void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata);
+
+/* ---- gc.c ---- */
+/* Turns objects of ours that no resource stands for into resources to tear down (after a full scan). */
+void daemon_gc(Daemon *d);
+
+/* ---- ctrd.c: containerd ---- */
+int daemon_ctrd_start(Daemon *d);
+void daemon_ctrd_stop(Daemon *d);
+
+/* ---- selfstatus.c: kukeond.yaml and sd_notify ---- */
+void daemon_self_status_update(Daemon *d);
+void daemon_set_last_error(Daemon *d, const char *fmt, ...) _printf_(2, 3);
+/* Writes buf to path atomically (temp file in the same directory, fsync, rename). */
+int write_file_atomic(const char *path, const char *buf, size_t len, mode_t mode);

@@ -1,0 +1,135 @@
+/* Garbage collection: after a full resync, what carries our names or labels but has no resource in the
+ * table (its directory was removed while kukeond was down, or its status with it) becomes a resource
+ * that is not wanted, and its teardown takes it away. Teardown never depends on a status file: every
+ * name is derived again from the id. Only our own places are looked at: the cgroup root, the netns dir,
+ * and containerd namespaces labelled kukeon.io/realm. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "daemon/daemon.h"
+
+/* An object of ours that nothing in the table stands for: an orphan to tear down. */
+static Resource *adopt_orphan(Daemon *d, const ResourceId *id)
+{
+        if (resource_find(&d->table, id))
+                return NULL;
+        Resource *r = resource_ensure(d, id);
+        if (!r)
+                return NULL;
+        char q[320];
+        log_info(&d->log, "Found %s \"%s\" with no manifest: removing it", kind_to_string(id->kind),
+                 resource_qualified(id, q, sizeof(q)));
+        r->desire = DESIRE_ABSENT;
+        r->is_live = true;
+        daemon_mark_dirty(d, r);
+        return r;
+}
+
+static void id_set_level(ResourceId *id, Kind kind, const char *name)
+{
+        char *levels[] = {id->realm, id->space, id->stack, id->cell};
+        id->kind = kind;
+        snprintf(levels[kind - KIND_REALM], NAME_MAX_LEN + 1, "%s", name);
+        snprintf(id->name, sizeof(id->name), "%s", name);
+}
+
+/* Walks the cgroup tree of one hierarchy down to the cells (below them are the containers' leaves). */
+static void gc_cgroup_level(Daemon *d, const char *path, const ResourceId *parent, Kind kind)
+{
+        DIR *dir = opendir(path);
+        if (!dir)
+                return;
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                char child[PATH_MAX];
+                struct stat st;
+                if (!name_is_valid(de->d_name) || name_is_reserved(de->d_name) ||
+                    snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >= (int)sizeof(child) ||
+                    lstat(child, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                ResourceId id = parent ? *parent : (ResourceId){0};
+                id_set_level(&id, kind, de->d_name);
+                (void)adopt_orphan(d, &id);
+                if (kind < KIND_CELL)
+                        gc_cgroup_level(d, child, &id, (Kind)(kind + 1));
+        }
+        closedir(dir);
+}
+
+static void gc_cgroups(Daemon *d)
+{
+        /* every hierarchy holds the same tree: the first that has our root is enough */
+        static const char *const hierarchies[] = {"", "unified", "memory", "pids", "cpu"};
+        for (size_t i = 0; i < ARRAY_SIZE(hierarchies); i++) {
+                char root[PATH_MAX];
+                struct stat st;
+                if (i == 0 && cg_mode(d->cg) != CG_MODE_UNIFIED)
+                        continue; /* on v1 the fs root holds the hierarchies, not our tree */
+                snprintf(root, sizeof(root), "%s%s%s/%s", cg_fs_root(d->cg), *hierarchies[i] ? "/" : "",
+                         hierarchies[i], cg_root_name(d->cg));
+                if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                gc_cgroup_level(d, root, NULL, KIND_REALM);
+                return;
+        }
+}
+
+/* kukeon_<realm>_<space>_<stack>_<cell>: names cannot hold '_', so the split is unambiguous. */
+static void gc_netns(Daemon *d)
+{
+        char **names = NULL;
+        size_t n = 0;
+        if (cni_netns_list(d->config.netns_dir, &names, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                char buf[4 * (NAME_MAX_LEN + 1) + 8], *parts[5], *save = NULL;
+                size_t k = 0;
+                snprintf(buf, sizeof(buf), "%s", names[i] + strlen(CNI_NETNS_PREFIX));
+                for (char *p = strtok_r(buf, "_", &save); p && k < 5; p = strtok_r(NULL, "_", &save))
+                        parts[k++] = p;
+                if (k != 4)
+                        continue;
+                ResourceId id = {0};
+                bool ok = true;
+                for (size_t j = 0; j < 4; j++) {
+                        ok = ok && name_is_valid(parts[j]);
+                        if (ok)
+                                id_set_level(&id, (Kind)(KIND_REALM + j), parts[j]);
+                }
+                if (ok)
+                        (void)adopt_orphan(d, &id);
+        }
+        cni_strv_free(names);
+}
+
+static void on_gc_namespaces(int r, const char *message, const CtrdNamespace *namespaces, size_t n,
+                             void *userdata)
+{
+        Daemon *d = userdata;
+        if (r < 0 || d->is_stopping)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                const char *realm =
+                        ctrd_label_get(namespaces[i].labels, namespaces[i].n_labels, CTRD_LABEL_REALM);
+                if (!realm || !name_is_valid(realm))
+                        continue;
+                ResourceId id = {0};
+                id_set_level(&id, KIND_REALM, realm);
+                Resource *o = adopt_orphan(d, &id);
+                if (o)
+                        snprintf(o->rec.namespace, sizeof(o->rec.namespace), "%s", namespaces[i].name);
+        }
+        daemon_pump(d);
+}
+
+void daemon_gc(Daemon *d)
+{
+        if (d->is_stopping)
+                return;
+        gc_cgroups(d);
+        gc_netns(d);
+        if (d->ctrd && d->is_ctrd_ready)
+                (void)ctrd_namespace_list(d->ctrd, on_gc_namespaces, d);
+}

@@ -1,0 +1,427 @@
+/* Rounds: for each dirty resource, observe → plan (reconciler/, pure) → execute through the action
+ * handlers → write the status; again until the plan is empty. At most one round per resource, at most
+ * d->queue.max_running at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon/daemon.h"
+
+void daemon_mark_dirty(Daemon *d, Resource *r)
+{
+        unsigned depth = r->id.kind == KIND_IMAGE ? 1 : (unsigned)r->id.kind;
+        dirty_queue_mark(&d->queue, &r->qi, depth, r->desire == DESIRE_ABSENT);
+}
+
+Resource *resource_parent(Daemon *d, const Resource *r)
+{
+        ResourceId p;
+        return resource_parent_id(&r->id, &p) ? resource_find(&d->table, &p) : NULL;
+}
+
+typedef struct ChildMark {
+        Daemon *d;
+        const Resource *parent;
+} ChildMark;
+
+static void mark_if_child(Resource *r, void *userdata)
+{
+        ChildMark *m = userdata;
+        ResourceId p;
+        if (resource_parent_id(&r->id, &p) && resource_id_equal(&p, &m->parent->id))
+                daemon_mark_dirty(m->d, r);
+}
+
+void daemon_mark_children(Daemon *d, const Resource *r)
+{
+        ChildMark m = {d, r};
+        resource_foreach(&d->table, mark_if_child, &m);
+}
+
+void daemon_mark_parent(Daemon *d, const Resource *r)
+{
+        Resource *p = resource_parent(d, r);
+        if (p)
+                daemon_mark_dirty(d, p);
+}
+
+static void op_start(Daemon *d, Resource *r);
+
+static void on_pump_idle(uv_idle_t *h)
+{
+        uv_idle_stop(h);
+        daemon_pump(h->data);
+}
+
+void daemon_pump(Daemon *d)
+{
+        if (d->is_stopping || d->is_pumping || !d->is_started)
+                return;
+        d->is_pumping = true;
+        QueueItem *it;
+        unsigned n = 0;
+        while (n < ROUNDS_PER_PUMP && (it = dirty_queue_pop(&d->queue))) {
+                op_start(d, resource_from_item(it));
+                n++;
+        }
+        d->is_pumping = false;
+        if (d->queue.n_queued == 0)
+                daemon_self_status_update(d); /* once things settle, not after every round */
+        /* more to do: go on after the loop has had a look at its other handles (an idle handle, not a
+         * 0 ms timer: libuv runs a timer re-armed from its own callback again in the same pass) */
+        if (d->queue.n_queued > 0 && d->queue.n_running < d->queue.max_running)
+                (void)uv_idle_start(&d->pump_idle, on_pump_idle);
+}
+
+/* ---- wake-ups ---- */
+
+typedef struct WakeScan {
+        Daemon *d;
+        uint64_t now, earliest;
+} WakeScan;
+
+static void wake_due(Resource *r, void *userdata)
+{
+        WakeScan *w = userdata;
+        if (!r->wake_at_ms)
+                return;
+        if (r->wake_at_ms <= w->now) {
+                r->wake_at_ms = 0;
+                daemon_mark_dirty(w->d, r);
+        } else if (!w->earliest || r->wake_at_ms < w->earliest) {
+                w->earliest = r->wake_at_ms;
+        }
+}
+
+static void on_wake_timer(uv_timer_t *t)
+{
+        Daemon *d = t->data;
+        WakeScan w = {d, uv_now(&d->loop), 0};
+        resource_foreach(&d->table, wake_due, &w);
+        if (w.earliest)
+                (void)uv_timer_start(&d->wake_timer, on_wake_timer, w.earliest - w.now, 0);
+        daemon_pump(d);
+}
+
+static void wake_earliest(Resource *r, void *userdata)
+{
+        WakeScan *w = userdata;
+        if (r->wake_at_ms && (!w->earliest || r->wake_at_ms < w->earliest))
+                w->earliest = r->wake_at_ms;
+}
+
+void daemon_arm_wake(Daemon *d)
+{
+        if (d->is_stopping)
+                return;
+        WakeScan w = {d, 0, 0};
+        resource_foreach(&d->table, wake_earliest, &w);
+        uint64_t now = uv_now(&d->loop);
+        if (!w.earliest)
+                uv_timer_stop(&d->wake_timer);
+        else
+                (void)uv_timer_start(&d->wake_timer, on_wake_timer, w.earliest > now ? w.earliest - now : 0,
+                                     0);
+}
+
+static void schedule_wake(Daemon *d, Resource *r, uint64_t delay_ms)
+{
+        uint64_t at = uv_now(&d->loop) + delay_ms;
+        if (!r->wake_at_ms || at < r->wake_at_ms)
+                r->wake_at_ms = at;
+        daemon_arm_wake(d);
+}
+
+/* ---- one round ---- */
+
+static void op_finish(Op *op, bool requeue)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        r->op = NULL;
+        d->n_ops--;
+        plan_done(&op->plan);
+        free(op);
+        (void)dirty_queue_done(&d->queue, &r->qi);
+        if (requeue && !d->is_stopping)
+                daemon_mark_dirty(d, r);
+        if (!r->in_tree && !r->is_live && !r->qi.is_queued && !r->wake_at_ms)
+                resource_drop(d, r);
+        if (d->is_stopping) {
+                if (d->n_ops == 0)
+                        daemon_on_idle_stopping(d);
+                return;
+        }
+        daemon_pump(d);
+}
+
+static bool is_transient(int r)
+{
+        return r == -ENOTCONN || r == -ECANCELED;
+}
+
+static bool state_is_settled(Kind kind, State s)
+{
+        if (kind == KIND_CELL)
+                return s == STATE_READY || s == STATE_DEGRADED || s == STATE_STOPPED || s == STATE_EXITED ||
+                       s == STATE_ERROR;
+        return s == STATE_READY;
+}
+
+/* The round's actions are done (or there were none): status, then what comes next. */
+static void op_complete(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        bool requeue = false;
+        char q[320];
+
+        if (op->is_cancelled) {
+                op_finish(op, false);
+                return;
+        }
+        if (op->did_remove_files && !op->error) {
+                r->is_live = false;
+                r->is_ready = false;
+        }
+        int w = status_update(d, r, op);
+        if (w < 0)
+                log_warning_errno(&d->log, w, "Failed to write the status of %s \"%s\": %m",
+                                  kind_to_string(r->id.kind), resource_qualified(&r->id, q, sizeof(q)));
+
+        bool was_ready = r->is_ready;
+        r->is_ready = op->desire == DESIRE_PRESENT && op->plan.n == 0 && !op->error && !op->missing &&
+                      state_is_settled(r->id.kind, op->plan.state);
+        if (op->error) {
+                /* containerd going away is not ours to retry: its reconnection resyncs everything */
+                bool transient = is_transient(op->error) && !d->is_ctrd_ready;
+                if (!transient) {
+                        uint64_t delay = 1000ull << (r->n_failures < 9 ? r->n_failures : 9);
+                        r->n_failures++;
+                        schedule_wake(d, r, delay < RETRY_BACKOFF_MAX_MS ? delay : RETRY_BACKOFF_MAX_MS);
+                }
+                log_full_errno(&d->log, r->n_failures > 1 ? LOG_DEBUG : LOG_WARNING, op->error,
+                               "%s \"%s\": %s", kind_to_string(r->id.kind),
+                               resource_qualified(&r->id, q, sizeof(q)), op->message);
+        } else if (op->n_run > 0 && (op->did_change || !op->missing) && !op->did_remove_files) {
+                if (++r->n_rounds <= ROUNDS_MAX)
+                        requeue = true;
+                else
+                        log_error(&d->log, "%s \"%s\" does not converge (%s); left alone until it changes",
+                                  kind_to_string(r->id.kind), resource_qualified(&r->id, q, sizeof(q)),
+                                  op->plan.reason);
+        } else {
+                r->n_rounds = 0;
+                r->n_failures = 0;
+        }
+        if (!was_ready && r->is_ready) {
+                log_info(&d->log, "%s \"%s\" is ready", kind_to_string(r->id.kind),
+                         resource_qualified(&r->id, q, sizeof(q)));
+                daemon_mark_children(d, r);
+        }
+        if (op->did_remove_files && !op->error) {
+                if (op->had_status)
+                        log_info(&d->log, "%s \"%s\" is removed", kind_to_string(r->id.kind),
+                                 resource_qualified(&r->id, q, sizeof(q)));
+                daemon_mark_parent(d, r);
+        }
+        op_finish(op, requeue);
+}
+
+void op_action_done(Op *op, const Action *a, int r, const char *message)
+{
+        if (r < 0 && !op->error) {
+                op->error = r;
+                op->failed_action = (int)a->type;
+                snprintf(op->message, sizeof(op->message), "%s: %s", action_type_to_string(a->type),
+                         message && *message ? message : strerror(-r));
+        }
+        if (r > 0)
+                op->did_change = true;
+        if (r >= 0 && a->type == ACTION_FILES_REMOVE)
+                op->did_remove_files = true;
+        if (--op->n_pending == 0)
+                op_complete(op);
+}
+
+/* Runs every action of the plan together (the planner only returns what can run now). */
+static void op_execute(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        op->n_pending = 1; /* held until every action is started */
+        for (size_t i = 0; i < op->plan.n && !op->is_cancelled; i++) {
+                const Action *a = &op->plan.actions[i];
+                if (a->type == ACTION_WAKE_AT) {
+                        int64_t delay = (a->at - time_now()) * 1000;
+                        schedule_wake(d, r, delay > 0 ? (uint64_t)delay : 0);
+                        continue;
+                }
+                const ActionHandler *h = action_handler(a->type, r->id.kind);
+                if (!h->run) {
+                        if (!op->missing) {
+                                op->missing = h->missing;
+                                op->missing_action = (int)a->type;
+                        }
+                        continue;
+                }
+                char msg[512] = "";
+                op->n_pending++;
+                op->n_run++;
+                int rr = h->run(op, a, msg, sizeof(msg));
+                if (rr != ACTION_ASYNC)
+                        op_action_done(op, a, rr, msg);
+        }
+        static const Action held = {.type = ACTION_WAKE_AT};
+        op_action_done(op, &held, 0, NULL);
+}
+
+static bool parent_is_ready(Daemon *d, const Resource *r)
+{
+        if (r->id.kind == KIND_REALM)
+                return true;
+        const Resource *p = resource_parent(d, r);
+        return p && p->is_ready && p->desire == DESIRE_PRESENT;
+}
+
+static size_t count_live_children(Daemon *d, const Resource *r);
+
+static int op_plan(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        bool desired = op->desire == DESIRE_PRESENT;
+
+        if (r->id.kind == KIND_CELL) {
+                const CellSpec *spec = desired && r->spec ? &r->spec->spec.cell : NULL;
+                size_t n = spec ? spec->n_containers : 0;
+                _cleanup_free_ DesiredContainer *want = n ? calloc(n, sizeof(*want)) : NULL;
+                if (n && !want)
+                        return -ENOMEM;
+                const ContainerSpec *root = spec ? cell_root_container(spec) : NULL;
+                for (size_t i = 0; i < n; i++)
+                        want[i] = (DesiredContainer){.spec = &spec->containers[i],
+                                                     .spec_digest = op->digest,
+                                                     .is_root = &spec->containers[i] == root};
+                CellPlanInput in = {.id = r->id,
+                                    .spec = spec,
+                                    .metadata = spec ? &r->spec->metadata : NULL,
+                                    .restarted_at_seen = r->rec.restarted_at,
+                                    .containers = want,
+                                    .n_containers = n,
+                                    .observed = &op->cell,
+                                    .parent_ready = parent_is_ready(d, r),
+                                    .now = time_now()};
+                return plan_cell(&in, &op->plan);
+        }
+        if (r->id.kind == KIND_IMAGE && !desired) {
+                op->plan = (Plan){.state = STATE_DELETING, .actions = calloc(1, sizeof(Action)), .n = 1};
+                if (!op->plan.actions)
+                        return -ENOMEM;
+                op->plan.actions[0] = (Action){.type = ACTION_FILES_REMOVE, .id = r->id};
+                return 0;
+        }
+        if (r->id.kind == KIND_IMAGE) {
+                op->plan = (Plan){.state = STATE_PENDING};
+                snprintf(op->plan.reason, sizeof(op->plan.reason), "NotImplemented");
+                snprintf(op->plan.message, sizeof(op->plan.message), "%s",
+                         action_handler(ACTION_IMAGE_ENSURE, KIND_IMAGE)->missing);
+                return 0;
+        }
+        op->level.n_children = desired ? 0 : count_live_children(d, r);
+        LevelPlanInput in = {.id = r->id,
+                             .desired = desired,
+                             .parent_ready = parent_is_ready(d, r),
+                             .observed = &op->level};
+        return plan_level(&in, &op->plan);
+}
+
+void op_observed(Op *op, int r, const char *message)
+{
+        if (op->is_cancelled) {
+                op_finish(op, false);
+                return;
+        }
+        if (r < 0) {
+                op->error = r;
+                op->failed_action = -1;
+                snprintf(op->message, sizeof(op->message), "%s",
+                         message && *message ? message : strerror(-r));
+                op->plan = (Plan){.state = op->desire == DESIRE_PRESENT ? STATE_PENDING : STATE_DELETING};
+                op_complete(op);
+                return;
+        }
+        op->has_observation = true;
+        r = op_plan(op);
+        if (r < 0) {
+                op->error = r;
+                snprintf(op->message, sizeof(op->message), "planning: %s", strerror(-r));
+                op_complete(op);
+                return;
+        }
+        if (op->plan.n == 0) {
+                op_complete(op);
+                return;
+        }
+        op_execute(op);
+}
+
+typedef struct ChildCount {
+        const Resource *parent;
+        size_t n;
+} ChildCount;
+
+static void count_if_live_child(Resource *r, void *userdata)
+{
+        ChildCount *c = userdata;
+        ResourceId p;
+        if ((r->is_live || r->op) && resource_parent_id(&r->id, &p) && resource_id_equal(&p, &c->parent->id))
+                c->n++;
+}
+
+static size_t count_live_children(Daemon *d, const Resource *r)
+{
+        ChildCount c = {r, 0};
+        resource_foreach(&d->table, count_if_live_child, &c);
+        return c.n;
+}
+
+static void op_start(Daemon *d, Resource *r)
+{
+        Op *op = calloc(1, sizeof(*op));
+        if (!op) {
+                (void)dirty_queue_done(&d->queue, &r->qi);
+                daemon_mark_dirty(d, r); /* try again later */
+                return;
+        }
+        *op = (Op){.d = d, .res = r, .desire = r->desire, .failed_action = -1, .missing_action = -1};
+        snprintf(op->digest, sizeof(op->digest), "%s", r->digest);
+        op->had_status = r->status != NULL;
+        r->op = op;
+        d->n_ops++;
+        if (r->desire == DESIRE_INVALID || r->desire == DESIRE_INVALID_PARENT) {
+                /* left as it is: a typo never tears anything down */
+                int w = status_update_frozen(d, r);
+                if (w < 0)
+                        log_warning_errno(&d->log, w, "Failed to write a status: %m");
+                r->is_ready = false;
+                op_finish(op, false);
+                return;
+        }
+        op_observe(op);
+}
+
+static void cancel_one(Resource *r, void *userdata)
+{
+        if (!r->op)
+                return;
+        r->op->is_cancelled = true;
+        if (r->op->cni_op) {
+                cni_op_cancel(r->op->cni_op);
+                r->op->cni_op = NULL;
+        }
+}
+
+void daemon_cancel_ops(Daemon *d)
+{
+        resource_foreach(&d->table, cancel_one, NULL);
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# kukeond's watching under pressure: a tree moved into the run path in one rename, directories created
+# and filled at once, and a burst of a thousand stacks (and thousands of files it ignores) — every
+# resource must come up, none may be missed. Then one `rm -r` takes them all down again.
+#   test_daemon_watch.sh <kuke> <kukeond> <fixtures-dir>
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+kuke=${1:?usage: $0 <kuke> <kukeond> <fixtures-dir>}
+kukeond=${2:?usage: $0 <kuke> <kukeond> <fixtures-dir>}
+
+# shellcheck source=lib/containerd.sh
+. "$here/lib/containerd.sh"
+# shellcheck source=lib/daemon.sh
+. "$here/lib/daemon.sh"
+kd_setup "$kuke" "$kukeond"
+kd_start
+
+realm=kw$$
+doc() { # kind name [spec lines]
+        printf 'apiVersion: v1beta1\nkind: %s\nmetadata:\n  name: %s\n' "$1" "$2"
+}
+
+echo "== a whole tree moved in with one rename"
+stage=$KD_DIR/stage
+mkdir -p "$stage/$realm/s1/st1"
+doc Realm "$realm" >"$stage/$realm/realm.yaml"
+doc Space s1 >"$stage/$realm/s1/space.yaml"
+doc Stack st1 >"$stage/$realm/s1/st1/stack.yaml"
+mv "$stage/$realm" "$KD_RUN/$realm"
+kd_wait_state "$KD_RUN/$realm/realm.status.yaml" Ready 30
+kd_wait_state "$KD_RUN/$realm/s1/space.status.yaml" Ready
+kd_wait_state "$KD_RUN/$realm/s1/st1/stack.status.yaml" Ready
+
+echo "== directories created and filled at once"
+mkdir -p "$KD_RUN/$realm/s2/a/b/c" && doc Space s2 >"$KD_RUN/$realm/s2/space.yaml" &&
+        doc Stack a >"$KD_RUN/$realm/s2/a/stack.yaml"
+mkdir -p "$KD_RUN/$realm/s3/x" && doc Stack x >"$KD_RUN/$realm/s3/x/stack.yaml" &&
+        doc Space s3 >"$KD_RUN/$realm/s3/space.yaml"
+kd_wait_state "$KD_RUN/$realm/s2/a/stack.status.yaml" Ready
+kd_wait_state "$KD_RUN/$realm/s3/x/stack.status.yaml" Ready
+
+grep -h '^  bridge: ' "$KD_RUN/$realm"/*/space.status.yaml | sed 's/^  bridge: //' >>"$KD_DIR/bridges"
+
+echo "== a burst: 1000 stacks, and 3000 files kukeond ignores"
+n=1000
+doc Space burst >"$KD_RUN/$realm/burst.yaml.tmp"
+mkdir -p "$KD_RUN/$realm/burst"
+mv "$KD_RUN/$realm/burst.yaml.tmp" "$KD_RUN/$realm/burst/space.yaml"
+for ((i = 0; i < n; i++)); do
+        mkdir "$KD_RUN/$realm/burst/s$i"
+        doc Stack "s$i" >"$KD_RUN/$realm/burst/s$i/stack.yaml"
+done
+mkdir -p "$KD_RUN/$realm/burst/s0/notes"
+for ((i = 0; i < 3000; i++)); do
+        : >"$KD_RUN/$realm/burst/s0/notes/n$i.txt"
+done
+deadline=$((SECONDS + 120))
+while :; do
+        ready=$(grep -l '^  state: Ready$' "$KD_RUN/$realm"/burst/s*/stack.status.yaml 2>/dev/null | wc -l)
+        [ "$ready" -eq "$n" ] && break
+        [ $SECONDS -lt $deadline ] || kd_fail "only $ready of $n stacks are Ready"
+        sleep 0.5
+done
+echo "($n stacks Ready after $((SECONDS - deadline + 120)) s)"
+sed -n 's/^  bridge: //p' "$KD_RUN/$realm/burst/space.status.yaml" >>"$KD_DIR/bridges"
+kill -0 "$KD_PID" || kd_fail "kukeond died in the burst"
+grep -q "Events were lost" "$KD_LOG" && echo "(the kernel queue overflowed once: recovered by a resync)"
+
+echo "== one rm -r takes the burst down"
+rm -r "$KD_RUN/$realm/burst"
+deadline=$((SECONDS + 120))
+while ls -d /sys/fs/cgroup/*/"$KD_CGROOT/$realm/burst" /sys/fs/cgroup/"$KD_CGROOT/$realm/burst" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || kd_fail "the burst's cgroups are still there"
+        sleep 0.5
+done
+kd_wait_gone "$KD_CONF/$realm-burst.conflist" 60
+
+echo "== cleanup through the daemon"
+"$kuke" delete realm "$realm" --cascade --timeout 120s >/dev/null || kd_fail "kuke delete --cascade failed"
+kd_stop || kd_fail "kukeond exited with $?"
+echo "PASS"
