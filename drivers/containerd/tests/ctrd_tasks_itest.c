@@ -86,8 +86,15 @@ static void box_create(Itest *t, Box *b)
         CHECK(n_labels == 6);
         Res res;
 
+        /* As containerd's Go client does: a lease holds the fresh snapshot until the container record
+         * names it, else a garbage collection in between (one follows every deletion) removes it. */
+        SYNC(t, res, ctrd_lease_create(t->conn, t->ns, 600, on_res_lease, &res));
+        CHECK_R(res, 1);
+        char lease[sizeof(res.ids)];
+        memcpy(lease, res.ids, sizeof(lease));
+
         const CtrdSnapshotPrepare prep = {
-                .key = b->id, .parent = t->chain_id, .labels = labels, .n_labels = n_labels};
+                .key = b->id, .parent = t->chain_id, .labels = labels, .n_labels = n_labels, .lease = lease};
         SYNC(t, res, ctrd_snapshot_prepare(t->conn, t->ns, &prep, 0, on_res_mounts, &res));
         CHECK_R(res, 1);
         CHECK(res.n == 1 && streq(res.image, "overlay"));
@@ -104,6 +111,8 @@ static void box_create(Itest *t, Box *b)
                 .runc = {.root = t->runc_root},
         };
         SYNC(t, res, ctrd_container_create(t->conn, t->ns, &cc, 0, on_res_done, &res));
+        CHECK_R(res, 1);
+        SYNC(t, res, ctrd_lease_delete(t->conn, t->ns, lease, false, 0, on_res_done, &res));
         CHECK_R(res, 1);
 
         snprintf(b->out, sizeof(b->out), "%s/%s.out", t->scratch, b->id);

@@ -114,6 +114,14 @@ static void on_res_mounts(int r, const char *message, const CtrdMount *mounts, s
         res_set(res, r, message);
 }
 
+/* The lease id goes into res->ids. */
+static void on_res_lease(int r, const char *message, const char *id, void *userdata)
+{
+        Res *res = userdata;
+        snprintf(res->ids, sizeof(res->ids), "%s", id ? id : "");
+        res_set(res, r, message);
+}
+
 static void on_res_task(int r, const char *message, const CtrdTask *task, void *userdata)
 {
         Res *res = userdata;
