@@ -20,29 +20,7 @@
 #include "common/macro.h"
 #include "common/sha256.h"
 #include "drivers/containerd/ctrd.h"
-
-static _Noreturn _printf_(2, 3) void die(int line, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "ctrd_images_itest.c:%d: FAIL: ", line);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-        exit(1);
-}
-
-#define CHECK(cond)                                                                                         \
-        do {                                                                                                \
-                if (!(cond))                                                                                \
-                        die(__LINE__, "%s", #cond);                                                         \
-        } while (0)
-#define CHECK_R(res, want)                                                                                  \
-        do {                                                                                                \
-                if ((res).r != (want))                                                                      \
-                        die(__LINE__, "got %d (%s) \"%s\", wanted %d", (res).r,                             \
-                            (res).r < 0 ? strerror(-(res).r) : "ok", (res).message, (want));                \
-        } while (0)
+#include "drivers/containerd/tests/itest-check.h"
 
 typedef struct T {
         uv_loop_t loop;
