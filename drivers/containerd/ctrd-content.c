@@ -14,20 +14,6 @@
 #define CONTENT_PATH(method) CTRD_PATH("content", "Content", method)
 
 /* The state of a call whose callback takes only (r, message). */
-typedef struct DoneCall {
-        unsigned flags;
-        ctrd_done_cb cb;
-        void *userdata;
-} DoneCall;
-
-static DoneCall *done_call_new(unsigned flags, ctrd_done_cb cb, void *userdata)
-{
-        DoneCall *d = malloc(sizeof(*d));
-        if (d)
-                *d = (DoneCall){flags, cb, userdata};
-        return d;
-}
-
 /* ---- info ---- */
 
 typedef struct InfoCall {
@@ -86,16 +72,6 @@ int ctrd_content_info(GrpcConn *conn, const char *ns, const char *digest, ctrd_c
 
 /* ---- update labels ---- */
 
-static void on_done_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
-{
-        DoneCall *d = userdata;
-        if (r == -ENOENT && (d->flags & CTRD_MISSING_OK))
-                d->cb(0, "", d->userdata);
-        else
-                d->cb(r < 0 ? r : 0, message, d->userdata);
-        free(d);
-}
-
 /* The labels with a value (those without are only named in the mask: removed). */
 static int update_request_labels(const CtrdLabel *labels, size_t n, CtrdLabel **ret, size_t *ret_n)
 {
@@ -130,9 +106,6 @@ int ctrd_content_update_labels(GrpcConn *conn, const char *ns, const char *diges
                 r = ctrd_pb_labels_new(&containerd__services__content__v1__info__labels_entry__descriptor,
                                        set, n_set, (CtrdPbLabel ***)&info.labels);
         }
-        DoneCall *d = r >= 0 ? done_call_new(0, cb, userdata) : NULL;
-        if (r >= 0 && !d)
-                r = -ENOMEM;
         if (r >= 0) {
                 Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
                 mask.n_paths = n_labels;
@@ -141,12 +114,9 @@ int ctrd_content_update_labels(GrpcConn *conn, const char *ns, const char *diges
                         CONTAINERD__SERVICES__CONTENT__V1__UPDATE_REQUEST__INIT;
                 req.info = &info;
                 req.update_mask = &mask;
-                const GrpcCallOptions opts = {.ns = ns};
-                r = grpc_unary(conn, CONTENT_PATH("Update"), &req.base,
-                               &containerd__services__content__v1__update_response__descriptor, &opts,
-                               on_done_reply, d);
-                if (r < 0)
-                        free(d);
+                r = ctrd_unary_done(conn, ns, CONTENT_PATH("Update"), &req.base,
+                                    &containerd__services__content__v1__update_response__descriptor, 0, cb,
+                                    userdata);
         }
         for (size_t i = 0; paths && i < n_paths; i++)
                 free(paths[i]);
@@ -214,33 +184,16 @@ int ctrd_content_read(GrpcConn *conn, const char *ns, const char *digest, size_t
 
 /* ---- abort ---- */
 
-static void on_abort_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
-{
-        DoneCall *d = userdata;
-        if (r == -ENOENT && (d->flags & CTRD_MISSING_OK))
-                d->cb(0, "", d->userdata);
-        else
-                d->cb(r < 0 ? r : 1, message, d->userdata);
-        free(d);
-}
-
 int ctrd_content_abort(GrpcConn *conn, const char *ns, const char *ref, unsigned flags, ctrd_done_cb cb,
                        void *userdata)
 {
         if (!conn || !ref || !*ref || !cb)
                 return -EINVAL;
-        DoneCall *d = done_call_new(flags, cb, userdata);
-        if (!d)
-                return -ENOMEM;
         Containerd__Services__Content__V1__AbortRequest req =
                 CONTAINERD__SERVICES__CONTENT__V1__ABORT_REQUEST__INIT;
         req.ref = (char *)ref;
-        const GrpcCallOptions opts = {.ns = ns};
-        int r = grpc_unary(conn, CONTENT_PATH("Abort"), &req.base, &google__protobuf__empty__descriptor,
-                           &opts, on_abort_reply, d);
-        if (r < 0)
-                free(d);
-        return r;
+        return ctrd_unary_done(conn, ns, CONTENT_PATH("Abort"), &req.base,
+                               &google__protobuf__empty__descriptor, flags, cb, userdata);
 }
 
 /* ---- list statuses ---- */

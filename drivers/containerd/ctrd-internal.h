@@ -28,6 +28,20 @@ int ctrd_labels_view(CtrdPbLabel *const *entries, size_t n, CtrdLabel **ret);
 /* Nanoseconds since the epoch, 0 for NULL. */
 int64_t ctrd_timestamp_ns(const Google__Protobuf__Timestamp *ts);
 
+/* The result of a finished call under CtrdFlags: 1 on success, 0 for -EEXIST with CTRD_EXIST_OK and
+ * -ENOENT with CTRD_MISSING_OK, else r. */
+int ctrd_flags_result(int r, unsigned flags);
+
+/* A unary call whose reply (of type reply_desc) matters only as success or failure: cb gets
+ * ctrd_flags_result() of it (and "" as message on success). Same return values as grpc_unary(). The _opts
+ * form takes the call options (a deadline, a lease) instead of only the namespace. */
+int ctrd_unary_done(GrpcConn *conn, const char *ns, const char *path, const ProtobufCMessage *request,
+                    const ProtobufCMessageDescriptor *reply_desc, unsigned flags, ctrd_done_cb cb,
+                    void *userdata);
+int ctrd_unary_done_opts(GrpcConn *conn, const char *path, const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *reply_desc, const GrpcCallOptions *opts,
+                         unsigned flags, ctrd_done_cb cb, void *userdata);
+
 /* Owned storage behind a decoded CtrdEvent. */
 typedef struct CtrdEventBuf {
         Containerd__Services__Events__V1__Envelope *envelope;

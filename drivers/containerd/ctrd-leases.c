@@ -80,42 +80,19 @@ int ctrd_lease_create(GrpcConn *conn, const char *ns, int64_t expire_s, ctrd_lea
 
 /* ---- delete ---- */
 
-typedef struct DoneCall {
-        unsigned flags;
-        ctrd_done_cb cb;
-        void *userdata;
-} DoneCall;
-
-static void on_delete_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
-{
-        DoneCall *d = userdata;
-        if (r == -ENOENT && (d->flags & CTRD_MISSING_OK))
-                d->cb(0, "", d->userdata);
-        else
-                d->cb(r < 0 ? r : 1, message, d->userdata);
-        free(d);
-}
-
 int ctrd_lease_delete(GrpcConn *conn, const char *ns, const char *id, bool sync, unsigned flags,
                       ctrd_done_cb cb, void *userdata)
 {
         if (!conn || !id || !*id || !cb)
                 return -EINVAL;
-        DoneCall *d = malloc(sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        *d = (DoneCall){flags, cb, userdata};
         Containerd__Services__Leases__V1__DeleteRequest req =
                 CONTAINERD__SERVICES__LEASES__V1__DELETE_REQUEST__INIT;
         req.id = (char *)id;
         req.sync = sync;
         /* A synchronous garbage collection may take a while on a big store. */
         const GrpcCallOptions opts = {.ns = ns, .timeout_ms = sync ? 120000 : 0};
-        int r = grpc_unary(conn, LEASES_PATH("Delete"), &req.base, &google__protobuf__empty__descriptor,
-                           &opts, on_delete_reply, d);
-        if (r < 0)
-                free(d);
-        return r;
+        return ctrd_unary_done_opts(conn, LEASES_PATH("Delete"), &req.base,
+                                    &google__protobuf__empty__descriptor, &opts, flags, cb, userdata);
 }
 
 /* ---- list ---- */

@@ -1,5 +1,4 @@
-/* Plumbing shared by the container, task and snapshot operations: results under CtrdFlags, unary calls
- * that only succeed or fail, mount conversions. */
+/* Plumbing shared by the container, task and snapshot operations: mount conversions. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,44 +6,6 @@
 
 #include "common/macro.h"
 #include "drivers/containerd/ctrd-tasks-internal.h"
-
-int ctrd_flags_result(int r, unsigned flags)
-{
-        if (r >= 0)
-                return 1;
-        if ((r == -EEXIST && (flags & CTRD_EXIST_OK)) || (r == -ENOENT && (flags & CTRD_MISSING_OK)))
-                return 0;
-        return r;
-}
-
-typedef struct DoneCall {
-        unsigned flags;
-        ctrd_done_cb cb;
-        void *userdata;
-} DoneCall;
-
-static void on_done_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
-{
-        DoneCall *d = userdata;
-        r = ctrd_flags_result(r, d->flags);
-        d->cb(r, r >= 0 ? "" : message, d->userdata);
-        free(d);
-}
-
-int ctrd_unary_done(GrpcConn *conn, const char *ns, const char *path, const ProtobufCMessage *request,
-                    const ProtobufCMessageDescriptor *reply_desc, unsigned flags, ctrd_done_cb cb,
-                    void *userdata)
-{
-        DoneCall *d = malloc(sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        *d = (DoneCall){flags, cb, userdata};
-        const GrpcCallOptions opts = {.ns = ns};
-        int r = grpc_unary(conn, path, request, reply_desc, &opts, on_done_reply, d);
-        if (r < 0)
-                free(d);
-        return r;
-}
 
 int ctrd_mounts_view(Containerd__Types__Mount *const *mounts, size_t n, CtrdMount **ret)
 {

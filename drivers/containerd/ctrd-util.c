@@ -62,3 +62,48 @@ int64_t ctrd_timestamp_ns(const Google__Protobuf__Timestamp *ts)
                 return INT64_MAX;
         return ts->seconds * INT64_C(1000000000) + ts->nanos;
 }
+
+int ctrd_flags_result(int r, unsigned flags)
+{
+        if (r >= 0)
+                return 1;
+        if ((r == -EEXIST && (flags & CTRD_EXIST_OK)) || (r == -ENOENT && (flags & CTRD_MISSING_OK)))
+                return 0;
+        return r;
+}
+
+typedef struct DoneCall {
+        unsigned flags;
+        ctrd_done_cb cb;
+        void *userdata;
+} DoneCall;
+
+static void on_done_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
+{
+        DoneCall *d = userdata;
+        r = ctrd_flags_result(r, d->flags);
+        d->cb(r, r >= 0 ? "" : message, d->userdata);
+        free(d);
+}
+
+int ctrd_unary_done_opts(GrpcConn *conn, const char *path, const ProtobufCMessage *request,
+                         const ProtobufCMessageDescriptor *reply_desc, const GrpcCallOptions *opts,
+                         unsigned flags, ctrd_done_cb cb, void *userdata)
+{
+        DoneCall *d = malloc(sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        *d = (DoneCall){flags, cb, userdata};
+        int r = grpc_unary(conn, path, request, reply_desc, opts, on_done_reply, d);
+        if (r < 0)
+                free(d);
+        return r;
+}
+
+int ctrd_unary_done(GrpcConn *conn, const char *ns, const char *path, const ProtobufCMessage *request,
+                    const ProtobufCMessageDescriptor *reply_desc, unsigned flags, ctrd_done_cb cb,
+                    void *userdata)
+{
+        const GrpcCallOptions opts = {.ns = ns};
+        return ctrd_unary_done_opts(conn, path, request, reply_desc, &opts, flags, cb, userdata);
+}

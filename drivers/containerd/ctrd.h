@@ -496,7 +496,7 @@ typedef void (*ctrd_content_statuses_cb)(int r, const char *message, const CtrdC
 int ctrd_content_info(GrpcConn *conn, const char *ns, const char *digest, ctrd_content_info_cb cb,
                       void *userdata);
 /* Content.Update of exactly these label keys (update mask "labels.<key>" each); other labels stay. A
- * label with an empty value is removed. cb gets 0. */
+ * label with an empty value is removed. cb gets 1. */
 int ctrd_content_update_labels(GrpcConn *conn, const char *ns, const char *digest, const CtrdLabel *labels,
                                size_t n_labels, ctrd_done_cb cb, void *userdata);
 /* Content.Read (a server stream) of a whole blob into memory: -EFBIG when it is larger than max bytes,
