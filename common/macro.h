@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,6 +69,12 @@ static inline int streq_ptr(const char *a, const char *b)
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 /* Negative errno from the last libc failure, never 0. */
+/* True when s begins with prefix. */
+static inline bool startswith(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static inline int negative_errno(void)
 {
         return errno > 0 ? -errno : -EIO;

@@ -2,21 +2,13 @@
  * namespace, and removing the daemon's own files.
  *
  * A handler returns < 0 (failed; msg may say why), 0 (nothing to do), 1 (changed), or ACTION_ASYNC when
- * a driver call completes later and calls op_action_done() through action_call_done(). Adding the
- * container, task and image actions means filling their rows below (docs/daemon.md). */
+ * a driver call completes later and calls op_action_done() through action_call_done(). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "daemon/daemon.h"
-
-#define MISSING_CONTAINERS                                                                                  \
-        "containers and tasks are not wired into kukeond yet (drivers/containerd: ctrd_container_*, "       \
-        "ctrd_task_*)"
-#define MISSING_IMAGES                                                                                      \
-        "images are not wired into kukeond yet (drivers/containerd: image pull and archive import)"
-#define MISSING_HOSTS "the cells' /etc/hosts is not wired into kukeond yet (drivers/cni: cni_cell_etc_write)"
 
 static const ActionHandler handlers[_ACTION_TYPE_MAX] = {
         [ACTION_NAMESPACE_ENSURE] = {action_namespace_ensure, NULL},
@@ -31,13 +23,13 @@ static const ActionHandler handlers[_ACTION_TYPE_MAX] = {
         [ACTION_NETNS_DELETE] = {action_netns_delete, NULL},
         [ACTION_CNI_ADD] = {action_cni_add, NULL},
         [ACTION_CNI_DEL] = {action_cni_del, NULL},
-        [ACTION_HOSTS_WRITE] = {NULL, MISSING_HOSTS},
-        [ACTION_IMAGE_ENSURE] = {NULL, MISSING_IMAGES},
-        [ACTION_CONTAINER_CREATE] = {NULL, MISSING_CONTAINERS},
-        [ACTION_CONTAINER_DELETE] = {NULL, MISSING_CONTAINERS},
-        [ACTION_TASK_START] = {NULL, MISSING_CONTAINERS},
-        [ACTION_TASK_STOP] = {NULL, MISSING_CONTAINERS},
-        [ACTION_TASK_DELETE] = {NULL, MISSING_CONTAINERS},
+        [ACTION_HOSTS_WRITE] = {action_hosts_write, NULL},
+        [ACTION_IMAGE_ENSURE] = {action_image_ensure, NULL},
+        [ACTION_CONTAINER_CREATE] = {action_container_create, NULL},
+        [ACTION_CONTAINER_DELETE] = {action_container_delete, NULL},
+        [ACTION_TASK_START] = {action_task_start, NULL},
+        [ACTION_TASK_STOP] = {action_task_stop, NULL},
+        [ACTION_TASK_DELETE] = {action_task_delete, NULL},
         [ACTION_WAKE_AT] = {NULL, "wake-ups are the scheduler's"},
         [ACTION_FILES_REMOVE] = {action_files_remove, NULL},
 };
@@ -119,6 +111,112 @@ static void on_namespace_done(int r, const char *message, void *userdata)
         action_call_done(c, r < 0 ? r : 1, m);
 }
 
+/* Emptying a realm's namespace before it goes: every image record (with the garbage collection done,
+ * so their content and snapshots go too) and every lease. Containers were removed with the cells. */
+typedef struct NsEmpty {
+        ActionCall *call;
+        Daemon *d;
+        char ns[NAME_MAX_LEN + 16];
+        size_t n_pending;
+        void (*next)(struct NsEmpty *e); /* the step after the calls in flight */
+        int r;
+        char message[384];
+} NsEmpty;
+
+static void ns_empty_step(NsEmpty *e);
+
+static void ns_empty_finish(NsEmpty *e)
+{
+        ActionCall *c = e->call;
+        int r = e->r;
+        if (r < 0) {
+                char m[512];
+                snprintf(m, sizeof(m), "emptying the containerd namespace %s: %s", e->ns, e->message);
+                free(e);
+                action_call_done(c, r, m);
+                return;
+        }
+        Daemon *d = e->d;
+        char ns[sizeof(e->ns)];
+        snprintf(ns, sizeof(ns), "%s", e->ns);
+        free(e);
+        r = ctrd_namespace_delete(d->ctrd, ns, on_namespace_done, c);
+        if (r < 0)
+                action_call_done(c, r, "deleting the containerd namespace");
+}
+
+static void ns_empty_fail(NsEmpty *e, int r, const char *message)
+{
+        if (e->r >= 0) {
+                e->r = r;
+                snprintf(e->message, sizeof(e->message), "%s", message && *message ? message : strerror(-r));
+        }
+}
+
+static void on_ns_removed(int r, const char *message, void *userdata)
+{
+        NsEmpty *e = userdata;
+        if (r < 0 && r != -ENOENT)
+                ns_empty_fail(e, r, message);
+        ns_empty_step(e);
+}
+
+static void on_ns_leases(int r, const char *message, const char *const *ids, size_t n, void *userdata)
+{
+        NsEmpty *e = userdata;
+        if (r < 0)
+                ns_empty_fail(e, r, message);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                e->n_pending++;
+                int k = ctrd_lease_delete(e->d->ctrd, e->ns, ids[i], true, CTRD_MISSING_OK, on_ns_removed, e);
+                if (k < 0) {
+                        e->n_pending--;
+                        ns_empty_fail(e, k, NULL);
+                }
+        }
+        ns_empty_step(e);
+}
+
+static void ns_empty_leases(NsEmpty *e)
+{
+        e->n_pending++;
+        e->next = NULL;
+        int r = ctrd_lease_list(e->d->ctrd, e->ns, on_ns_leases, e);
+        if (r < 0) {
+                e->n_pending--;
+                ns_empty_fail(e, r, NULL);
+                ns_empty_finish(e);
+        }
+}
+
+static void on_ns_images(int r, const char *message, const char *const *names, size_t n, void *userdata)
+{
+        NsEmpty *e = userdata;
+        if (r < 0)
+                ns_empty_fail(e, r, message);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                e->n_pending++;
+                int k = ctrd_image_delete(e->d->ctrd, e->ns, names[i], true, CTRD_MISSING_OK, on_ns_removed, e);
+                if (k < 0) {
+                        e->n_pending--;
+                        ns_empty_fail(e, k, NULL);
+                }
+        }
+        ns_empty_step(e);
+}
+
+/* One call of a step is done (the list call holds the step open); after the last, the next step. */
+static void ns_empty_step(NsEmpty *e)
+{
+        if (--e->n_pending > 0)
+                return;
+        void (*next)(NsEmpty *e) = e->next;
+        if (e->r >= 0 && next)
+                next(e);
+        else
+                ns_empty_finish(e);
+}
+
 static int namespace_call(Op *op, const Action *a, char *msg, size_t msg_size)
 {
         Daemon *d = op->d;
@@ -139,7 +237,16 @@ static int namespace_call(Op *op, const Action *a, char *msg, size_t msg_size)
                 snprintf(res->rec.namespace, sizeof(res->rec.namespace), "%s", ns);
                 r = ctrd_namespace_ensure(d->ctrd, ns, labels, ARRAY_SIZE(labels), on_namespace_done, c);
         } else {
-                r = ctrd_namespace_delete(d->ctrd, ns, on_namespace_done, c);
+                NsEmpty *e = calloc(1, sizeof(*e));
+                if (!e) {
+                        free(c);
+                        return -ENOMEM;
+                }
+                *e = (NsEmpty){.call = c, .d = d, .n_pending = 1, .next = ns_empty_leases};
+                snprintf(e->ns, sizeof(e->ns), "%s", ns);
+                r = ctrd_image_list(d->ctrd, ns, on_ns_images, e);
+                if (r < 0)
+                        free(e);
         }
         if (r < 0) {
                 free(c);
@@ -162,7 +269,7 @@ int action_namespace_delete(Op *op, const Action *a, char *msg, size_t msg_size)
 /* ---- the daemon's own files ---- */
 
 /* Opens dir (relative to the run path) without following a symlink anywhere. */
-static int open_run_dir(Daemon *d, const char *rel)
+int open_run_dir(Daemon *d, const char *rel)
 {
         _cleanup_close_ int fd = open(d->config.run_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -223,6 +330,8 @@ int action_files_remove(Op *op, const Action *a, char *msg, size_t msg_size)
         if (a->id.kind == KIND_CELL) {
                 (void)remove_flat_dir(fd, "containers");
                 (void)remove_flat_dir(fd, "logs");
+                (void)unlinkat(fd, CNI_HOSTS_FILE, 0);
+                (void)unlinkat(fd, CNI_HOSTNAME_FILE, 0);
         }
         /* the directory goes only when nothing else is left in it */
         int parent = -EBADF;

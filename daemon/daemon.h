@@ -22,6 +22,7 @@
 typedef struct Daemon Daemon;
 typedef struct Op Op;
 typedef struct Watcher Watcher;
+typedef struct ImageJob ImageJob;
 
 /* How a resource stands with respect to the tree. */
 typedef enum Desire {
@@ -30,6 +31,22 @@ typedef enum Desire {
         DESIRE_INVALID,        /* its manifest does not parse or validate: Failed, left as it is */
         DESIRE_INVALID_PARENT, /* an ancestor's manifest is invalid: Failed, left as it is */
 } Desire;
+
+/* What the daemon remembers of one container of a cell: its restarts (persisted in the cell status) and
+ * what the last observation saw of it (for the status). */
+typedef struct ContainerRecord {
+        char name[NAME_MAX_LEN + 1];
+        char containerd_id[77];
+        RestartMemory restarts;
+        State state;
+        uint32_t pid;
+        int64_t started_at; /* seconds; 0 unknown */
+        int64_t finished_at;
+        bool has_exit;
+        int32_t exit_code;
+        char image_digest[72];
+        bool is_seen; /* the last observation found it */
+} ContainerRecord;
 
 /* What the daemon recorded about a resource's primitives: read back from its status file when first
  * seen, updated by the actions, written with the status. Teardown does not depend on it: every name is
@@ -47,6 +64,12 @@ typedef struct Recorded {
         int64_t created_at;
         int64_t ready_at;
         char *restarted_at; /* cell: the restart annotation acted on; owned */
+        ContainerRecord *containers; /* cell: owned */
+        size_t n_containers;
+        /* image */
+        char image_digest[72];
+        int64_t image_size;
+        int64_t progress_done, progress_total;
 } Recorded;
 
 typedef struct Resource {
@@ -80,6 +103,25 @@ typedef struct ResourceTable {
         size_t n;
 } ResourceTable;
 
+/* What a cell's observation keeps of each container record, next to the planner's ObservedContainer. */
+typedef struct ContainerExtra {
+        char containerd_id[77];
+        char *name;        /* owned; ObservedContainer.name points here */
+        char *spec_digest; /* owned */
+        char *image;       /* owned: the record's image name */
+        char *stop_signal; /* owned: its io.containerd.image.config.stop-signal label */
+} ContainerExtra;
+
+/* An image the cell's containers need, as the observation found it in the realm's namespace. */
+typedef struct CellImage {
+        char *name;       /* normalized reference; owned */
+        bool is_present;  /* record, config and the unpacked top layer are there */
+        json_t *process;  /* the image config's "config" object (a reference), or NULL */
+        char *chain_id;   /* owned */
+        char *digest;     /* the manifest's digest; owned */
+        char *stop_signal; /* owned */
+} CellImage;
+
 /* One observe → plan → execute → status round of a resource. */
 struct Op {
         Daemon *d;
@@ -102,6 +144,18 @@ struct Op {
         bool had_status;       /* the resource had a status when the round started */
         bool is_cancelled;     /* shutting down: no status, no requeue */
         CniOp *cni_op;         /* a running plugin chain, cancelled at shutdown */
+        /* cell: the containers observed (parallel arrays) and the images wanted */
+        ObservedContainer *obs;
+        ContainerExtra *obs_extra;
+        size_t n_obs;
+        CellImage *images;
+        size_t n_images;
+        ContainerSpec *want;     /* cell: the effective specs of its containers (op_plan) */
+        char (*want_digest)[72]; /* ... and their digests */
+        size_t n_want;
+        size_t n_observing; /* observation calls in flight */
+        int observe_error;
+        char observe_message[384];
 };
 
 struct Daemon {
@@ -140,6 +194,8 @@ struct Daemon {
         uv_idle_t pump_idle;       /* runs more rounds on the next loop iteration (active only while busy) */
         bool is_pumping;
         uint64_t watchdog_usec;
+        uint64_t available_caps; /* the bounding set, read once: what containers can be granted */
+        ImageJob *image_jobs;    /* pulls and imports in flight, one per namespace and image */
 
         char last_error[512];
         char *self_status; /* the kukeond.yaml last written */
@@ -215,6 +271,32 @@ int space_copy_path(Daemon *d, const ResourceId *space, char *buf, size_t size);
 /* The space's bridge: as recorded, else as the naming rule gives it. */
 int space_bridge(const Resource *space, char ret[static CNI_BRIDGE_NAME_MAX]);
 
+/* ---- observe-cell.c: a cell's containers and images ---- */
+/* The containerd namespace of id's realm. */
+const char *realm_namespace(Daemon *d, const ResourceId *id, char *buf, size_t size);
+/* Lists the cell's container records and tasks, and the images of the containers to create; then
+ * op_observed(). */
+void observe_cell_containers(Op *op);
+/* Looks up op's images in the realm's namespace, then op_observed(). */
+void observe_images_lookup(Op *op);
+/* Adds ref (normalized) to op's images; returns its index or -errno. */
+int cell_image_add(Op *op, const char *ref);
+/* The image entry for ref, or NULL. */
+CellImage *cell_image_find(Op *op, const char *ref);
+void op_free_observation(Op *op);
+/* The cell's managed /etc/hosts as it should read now (the space's cells and their addresses). */
+int cell_hosts_render(Daemon *d, const Resource *cell, char **ret_hosts, char **ret_hostname);
+
+/* The record of container name of a cell; with create, added when missing (NULL on -ENOMEM). */
+ContainerRecord *cell_container_record(Resource *r, const char *name, bool create);
+
+/* ---- container-spec.c ---- */
+/* A copy of c with the space's container defaults filled in where c says nothing (free with
+ * schema_free_fields(&container_spec_schema, ret)). */
+int container_effective(const ContainerSpec *c, const SpaceSpec *space, ContainerSpec *ret);
+/* "sha256:<hex>" of the canonical JSON of an effective container spec. */
+int container_spec_digest(const ContainerSpec *c, char ret[static 72]);
+
 /* ---- actions*.c: the handler table ---- */
 #define ACTION_ASYNC 2 /* the handler calls op_action_done() later */
 typedef int (*action_run_fn)(Op *op, const Action *a, char *msg, size_t msg_size);
@@ -246,6 +328,27 @@ int action_netns_create(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_netns_delete(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_cni_add(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_cni_del(Op *op, const Action *a, char *msg, size_t msg_size);
+/* actions-container.c */
+int action_hosts_write(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_container_create(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_container_delete(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_task_stop(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_task_delete(Op *op, const Action *a, char *msg, size_t msg_size);
+/* actions-image.c: a cell's image (pulled, or from the realm's Image manifest) and Image resources */
+int action_image_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
+/* Observes an Image resource, then op_observed(). */
+void observe_image(Op *op);
+/* Cancels the pulls and imports in flight (shutdown). */
+void image_jobs_cancel(Daemon *d);
+/* The Image resource of the realm whose reference is ref (normalized), or NULL. */
+Resource *realm_image_for(Daemon *d, const ResourceId *id, const char *ref);
+/* The cell's effective container spec by name (NULL when the op has none). */
+const ContainerSpec *op_container_spec(const Op *op, const char *name);
+/* The space resource of a cell (NULL when not in the table). */
+Resource *cell_space(Daemon *d, const Resource *cell);
+/* Opens a directory relative to the run path without following a symlink anywhere. */
+int open_run_dir(Daemon *d, const char *rel);
 /* The conflist text a space's record describes (NULL when incomplete). Caller frees. */
 char *space_conflist_text(const Resource *space);
 /* The resources spec of any level kind (NULL when not desired). */

@@ -176,6 +176,71 @@ static void observe_space_network(Op *op)
                 o->network_exists = true;
 }
 
+Resource *cell_space(Daemon *d, const Resource *cell)
+{
+        ResourceId sp = {.kind = KIND_SPACE};
+        snprintf(sp.realm, sizeof(sp.realm), "%s", cell->id.realm);
+        snprintf(sp.space, sizeof(sp.space), "%s", cell->id.space);
+        snprintf(sp.name, sizeof(sp.name), "%s", cell->id.space);
+        return resource_find(&d->table, &sp);
+}
+
+typedef struct HostsScan {
+        const Resource *self;
+        CniHostEntry *entries;
+        size_t n, cap;
+        bool oom;
+} HostsScan;
+
+static void hosts_collect(Resource *r, void *userdata)
+{
+        HostsScan *h = userdata;
+        if (r->id.kind != KIND_CELL || !streq(r->id.realm, h->self->id.realm) ||
+            !streq(r->id.space, h->self->id.space) || !r->rec.ip[0] || r->desire != DESIRE_PRESENT)
+                return;
+        if (h->n == h->cap) {
+                size_t cap = h->cap ? h->cap * 2 : 16;
+                CniHostEntry *e = realloc(h->entries, cap * sizeof(*e));
+                if (!e) {
+                        h->oom = true;
+                        return;
+                }
+                h->entries = e;
+                h->cap = cap;
+        }
+        h->entries[h->n++] = (CniHostEntry){r->id.stack, r->id.cell, r->rec.ip};
+}
+
+int cell_hosts_render(Daemon *d, const Resource *cell, char **ret_hosts, char **ret_hostname)
+{
+        HostsScan h = {.self = cell};
+        resource_foreach(&d->table, hosts_collect, &h);
+        int r = h.oom ? -ENOMEM : cni_hosts_render(cell->id.stack, cell->id.cell, h.entries, h.n, ret_hosts);
+        free(h.entries);
+        if (r >= 0 && (r = cni_hostname_render(cell->id.cell, ret_hostname)) < 0) {
+                free(*ret_hosts);
+                *ret_hosts = NULL;
+        }
+        return r;
+}
+
+static bool cell_hosts_current(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        _cleanup_free_ char *hosts = NULL, *hostname = NULL;
+        char dir[PATH_MAX], path[PATH_MAX + 16];
+        if (cell_hosts_render(d, r, &hosts, &hostname) < 0 ||
+            snprintf(dir, sizeof(dir), "%s/%s/%s/%s/%s", d->config.run_path, r->id.realm, r->id.space,
+                     r->id.stack, r->id.cell) >= (int)sizeof(dir))
+                return false;
+        snprintf(path, sizeof(path), "%s/" CNI_HOSTS_FILE, dir);
+        if (!file_holds(path, hosts))
+                return false;
+        snprintf(path, sizeof(path), "%s/" CNI_HOSTNAME_FILE, dir);
+        return file_holds(path, hostname);
+}
+
 static void observe_cell(Op *op)
 {
         Daemon *d = op->d;
@@ -186,11 +251,9 @@ static void observe_cell(Op *op)
         int k = r->rec.netns[0] ? cni_netns_check(d->config.netns_dir, r->rec.netns) : 0;
         o->netns_exists = k > 0;
         /* the recorded address stands for the attachment: CNI ADD records it, NETNS_CREATE and CNI DEL
-         * clear it (drivers/cni's cni_observe_cell() will check the interface itself) */
+         * clear it */
         o->net_attached = r->rec.ip[0] && (o->netns_exists || op->desire != DESIRE_PRESENT);
-        o->hosts_current = true; /* /etc/hosts is not wired yet (docs/daemon.md) */
-        o->containers = NULL;    /* containers are not observed yet: no container driver is wired */
-        o->n_containers = 0;
+        o->hosts_current = op->desire != DESIRE_PRESENT || cell_hosts_current(op);
 }
 
 static void on_namespace_list(int k, const char *message, const CtrdNamespace *namespaces, size_t n,
@@ -225,7 +288,7 @@ void op_observe(Op *op)
         int k = 0;
 
         if (r->id.kind == KIND_IMAGE) {
-                op_observed(op, 0, NULL);
+                observe_image(op);
                 return;
         }
         bool exists = false, limits = true;
@@ -241,7 +304,10 @@ void op_observe(Op *op)
                 observe_cell(op);
         if (r->id.kind != KIND_REALM) {
                 r->is_live = r->is_live || exists || op->level.network_exists || op->cell.netns_exists;
-                op_observed(op, 0, NULL);
+                if (r->id.kind == KIND_CELL)
+                        observe_cell_containers(op);
+                else
+                        op_observed(op, 0, NULL);
                 return;
         }
         if (!d->ctrd || !d->is_ctrd_ready)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "daemon/daemon.h"
+#include "state/schema.h"
 
 void daemon_mark_dirty(Daemon *d, Resource *r)
 {
@@ -45,6 +46,20 @@ void daemon_mark_parent(Daemon *d, const Resource *r)
 }
 
 static void op_start(Daemon *d, Resource *r);
+static void op_free_want(Op *op);
+
+typedef struct RealmMark {
+        Daemon *d;
+        const char *realm;
+} RealmMark;
+
+static void mark_if_cell_of_realm(Resource *r, void *userdata)
+{
+        RealmMark *m = userdata;
+        if (r->id.kind == KIND_CELL && streq(r->id.realm, m->realm))
+                daemon_mark_dirty(m->d, r);
+}
+
 
 static void on_pump_idle(uv_idle_t *h)
 {
@@ -140,6 +155,8 @@ static void op_finish(Op *op, bool requeue)
         r->op = NULL;
         d->n_ops--;
         plan_done(&op->plan);
+        op_free_observation(op);
+        op_free_want(op);
         free(op);
         (void)dirty_queue_done(&d->queue, &r->qi);
         if (requeue && !d->is_stopping)
@@ -217,6 +234,10 @@ static void op_complete(Op *op)
                 log_info(&d->log, "%s \"%s\" is ready", kind_to_string(r->id.kind),
                          resource_qualified(&r->id, q, sizeof(q)));
                 daemon_mark_children(d, r);
+                if (r->id.kind == KIND_IMAGE) {
+                        RealmMark m = {d, r->id.realm};
+                        resource_foreach(&d->table, mark_if_cell_of_realm, &m);
+                }
         }
         if (op->did_remove_files && !op->error) {
                 if (op->had_status)
@@ -285,34 +306,191 @@ static bool parent_is_ready(Daemon *d, const Resource *r)
 
 static size_t count_live_children(Daemon *d, const Resource *r);
 
+ContainerRecord *cell_container_record(Resource *r, const char *name, bool create)
+{
+        for (size_t i = 0; i < r->rec.n_containers; i++)
+                if (streq(r->rec.containers[i].name, name))
+                        return &r->rec.containers[i];
+        if (!create)
+                return NULL;
+        ContainerRecord *a = realloc(r->rec.containers, (r->rec.n_containers + 1) * sizeof(*a));
+        if (!a)
+                return NULL;
+        r->rec.containers = a;
+        a = &a[r->rec.n_containers++];
+        *a = (ContainerRecord){.state = STATE_PENDING};
+        snprintf(a->name, sizeof(a->name), "%s", name);
+        return a;
+}
+
+const ContainerSpec *op_container_spec(const Op *op, const char *name)
+{
+        for (size_t i = 0; i < op->n_want; i++)
+                if (streq_ptr(op->want[i].id, name))
+                        return &op->want[i];
+        return NULL;
+}
+
+static void op_free_want(Op *op)
+{
+        for (size_t i = 0; i < op->n_want; i++)
+                schema_free_fields(&container_spec_schema, &op->want[i]);
+        free(op->want);
+        free(op->want_digest);
+        op->want = NULL;
+        op->want_digest = NULL;
+        op->n_want = 0;
+}
+
+static State container_state(const ObservedContainer *o)
+{
+        if (!o || !o->exists)
+                return STATE_PENDING;
+        switch (o->task) {
+        case TASK_NONE:
+        case TASK_CREATED:
+                return STATE_CREATING;
+        case TASK_RUNNING:
+                return STATE_READY;
+        case TASK_PAUSED:
+                return STATE_PAUSED;
+        case TASK_STOPPED:
+                return o->exit_status == 0 ? STATE_EXITED : STATE_ERROR;
+        default:
+                return STATE_UNKNOWN;
+        }
+}
+
+/* Brings the cell's container records up to date with what was observed; records of containers that
+ * are neither wanted nor there go. */
+static int cell_records_update(Op *op)
+{
+        Resource *r = op->res;
+        const CellSpec *spec = op->desire == DESIRE_PRESENT && r->spec ? &r->spec->spec.cell : NULL;
+        for (size_t i = 0; i < r->rec.n_containers; i++)
+                r->rec.containers[i].is_seen = false;
+        for (size_t i = 0; i < op->n_obs; i++) {
+                const ObservedContainer *o = &op->obs[i];
+                ContainerRecord *cr = cell_container_record(r, o->name, true);
+                if (!cr)
+                        return -ENOMEM;
+                cr->is_seen = true;
+                cr->state = container_state(o);
+                snprintf(cr->containerd_id, sizeof(cr->containerd_id), "%s", op->obs_extra[i].containerd_id);
+                if (o->task == TASK_RUNNING || o->task == TASK_PAUSED)
+                        cr->pid = o->pid;
+                if (o->task == TASK_STOPPED) {
+                        cr->has_exit = true;
+                        cr->exit_code = o->exit_status;
+                        if (o->exited_at > 0)
+                                cr->finished_at = o->exited_at;
+                }
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < r->rec.n_containers; i++) {
+                ContainerRecord *cr = &r->rec.containers[i];
+                bool wanted = false;
+                for (size_t j = 0; spec && j < spec->n_containers && !wanted; j++)
+                        wanted = streq_ptr(spec->containers[j].id, cr->name);
+                if (!cr->is_seen && !wanted)
+                        continue;
+                if (!cr->is_seen) {
+                        cr->state = STATE_PENDING;
+                        cr->pid = 0;
+                }
+                r->rec.containers[k++] = *cr;
+        }
+        r->rec.n_containers = k;
+        return 0;
+}
+
+/* The cell's containers as wanted: effective specs (the space's defaults filled in), their digests,
+ * whether their images are there, and what the daemon remembers of their restarts. */
+static int op_plan_cell(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        bool desired = op->desire == DESIRE_PRESENT;
+        const CellSpec *spec = desired && r->spec ? &r->spec->spec.cell : NULL;
+        size_t n = spec ? spec->n_containers : 0;
+        const Resource *space = cell_space(d, r);
+        const SpaceSpec *space_spec = space && space->spec ? &space->spec->spec.space : NULL;
+        int k;
+
+        if (n) {
+                op->want = calloc(n, sizeof(*op->want));
+                op->want_digest = calloc(n, sizeof(*op->want_digest));
+                if (!op->want || !op->want_digest)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if ((k = container_effective(&spec->containers[i], space_spec, &op->want[i])) < 0)
+                        return k;
+                op->n_want++;
+                if ((k = container_spec_digest(&op->want[i], op->want_digest[i])) < 0)
+                        return k;
+        }
+        if ((k = cell_records_update(op)) < 0)
+                return k;
+        _cleanup_free_ DesiredContainer *want = n ? calloc(n, sizeof(*want)) : NULL;
+        if (n && !want)
+                return -ENOMEM;
+        const ContainerSpec *root = spec ? cell_root_container(spec) : NULL;
+        for (size_t i = 0; i < n; i++) {
+                const ContainerSpec *c = &op->want[i];
+                const CellImage *im = c->image ? cell_image_find(op, c->image) : NULL;
+                const ContainerRecord *cr = cell_container_record(r, c->id, false);
+                want[i] = (DesiredContainer){.spec = c,
+                                             .spec_digest = op->want_digest[i],
+                                             .is_root = &spec->containers[i] == root,
+                                             /* only containers still to create had their image looked up */
+                                             .image_present = !im || im->is_present,
+                                             .restarts = cr ? cr->restarts : (RestartMemory){0}};
+        }
+        CellPlanInput in = {.id = r->id,
+                            .spec = spec,
+                            .metadata = spec ? &r->spec->metadata : NULL,
+                            .restarted_at_seen = r->rec.restarted_at,
+                            .containers = want,
+                            .n_containers = n,
+                            .observed = &op->cell,
+                            .parent_ready = parent_is_ready(d, r),
+                            .now = time_now()};
+        return plan_cell(&in, &op->plan);
+}
+
+/* An Image resource: there (Ready) or imported / pulled. */
+static int op_plan_image(Op *op)
+{
+        Resource *r = op->res;
+        const CellImage *im = op->n_images ? &op->images[0] : NULL;
+        const ImageSpec *spec = &r->spec->spec.image;
+        if (im && im->is_present) {
+                snprintf(r->rec.image_digest, sizeof(r->rec.image_digest), "%s", strempty(im->digest));
+                op->plan = (Plan){.state = STATE_READY};
+                snprintf(op->plan.reason, sizeof(op->plan.reason), "Available");
+                snprintf(op->plan.message, sizeof(op->plan.message), "%s is unpacked in the realm's namespace",
+                         im->name);
+                return 0;
+        }
+        op->plan = (Plan){.state = STATE_PENDING, .actions = calloc(1, sizeof(Action)), .n = 1};
+        if (!op->plan.actions)
+                return -ENOMEM;
+        op->plan.actions[0] = (Action){.type = ACTION_IMAGE_ENSURE, .id = r->id};
+        snprintf(op->plan.reason, sizeof(op->plan.reason), "%s", spec->source ? "Importing" : "Pulling");
+        snprintf(op->plan.message, sizeof(op->plan.message), "%s %s", spec->source ? "importing" : "pulling",
+                 spec->source ? spec->source : spec->reference);
+        return 0;
+}
+
 static int op_plan(Op *op)
 {
         Daemon *d = op->d;
         Resource *r = op->res;
         bool desired = op->desire == DESIRE_PRESENT;
 
-        if (r->id.kind == KIND_CELL) {
-                const CellSpec *spec = desired && r->spec ? &r->spec->spec.cell : NULL;
-                size_t n = spec ? spec->n_containers : 0;
-                _cleanup_free_ DesiredContainer *want = n ? calloc(n, sizeof(*want)) : NULL;
-                if (n && !want)
-                        return -ENOMEM;
-                const ContainerSpec *root = spec ? cell_root_container(spec) : NULL;
-                for (size_t i = 0; i < n; i++)
-                        want[i] = (DesiredContainer){.spec = &spec->containers[i],
-                                                     .spec_digest = op->digest,
-                                                     .is_root = &spec->containers[i] == root};
-                CellPlanInput in = {.id = r->id,
-                                    .spec = spec,
-                                    .metadata = spec ? &r->spec->metadata : NULL,
-                                    .restarted_at_seen = r->rec.restarted_at,
-                                    .containers = want,
-                                    .n_containers = n,
-                                    .observed = &op->cell,
-                                    .parent_ready = parent_is_ready(d, r),
-                                    .now = time_now()};
-                return plan_cell(&in, &op->plan);
-        }
+        if (r->id.kind == KIND_CELL)
+                return op_plan_cell(op);
         if (r->id.kind == KIND_IMAGE && !desired) {
                 op->plan = (Plan){.state = STATE_DELETING, .actions = calloc(1, sizeof(Action)), .n = 1};
                 if (!op->plan.actions)
@@ -320,13 +498,8 @@ static int op_plan(Op *op)
                 op->plan.actions[0] = (Action){.type = ACTION_FILES_REMOVE, .id = r->id};
                 return 0;
         }
-        if (r->id.kind == KIND_IMAGE) {
-                op->plan = (Plan){.state = STATE_PENDING};
-                snprintf(op->plan.reason, sizeof(op->plan.reason), "NotImplemented");
-                snprintf(op->plan.message, sizeof(op->plan.message), "%s",
-                         action_handler(ACTION_IMAGE_ENSURE, KIND_IMAGE)->missing);
-                return 0;
-        }
+        if (r->id.kind == KIND_IMAGE)
+                return op_plan_image(op);
         op->level.n_children = desired ? 0 : count_live_children(d, r);
         LevelPlanInput in = {.id = r->id,
                              .desired = desired,
@@ -424,4 +597,5 @@ static void cancel_one(Resource *r, void *userdata)
 void daemon_cancel_ops(Daemon *d)
 {
         resource_foreach(&d->table, cancel_one, NULL);
+        image_jobs_cancel(d);
 }

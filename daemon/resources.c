@@ -192,10 +192,35 @@ void recorded_from_status(Recorded *rec, const Status *st)
         rec->ready_at = st->ready_at;
         free(rec->restarted_at);
         rec->restarted_at = st->restarted_at ? strdup(st->restarted_at) : NULL;
+        copy_field(rec->image_digest, sizeof(rec->image_digest), st->digest);
+        free(rec->containers);
+        rec->containers = st->n_containers ? calloc(st->n_containers, sizeof(*rec->containers)) : NULL;
+        rec->n_containers = 0;
+        for (size_t i = 0; rec->containers && i < st->n_containers; i++) {
+                const ContainerStatus *cs = &st->containers[i];
+                ContainerRecord *cr = &rec->containers[rec->n_containers];
+                if (!cs->name)
+                        continue;
+                *cr = (ContainerRecord){.state = cs->state,
+                                        .pid = (uint32_t)cs->pid,
+                                        .started_at = cs->start_time,
+                                        .finished_at = cs->finish_time,
+                                        .has_exit = schema_has(&container_status_schema, cs, "exitCode"),
+                                        .exit_code = (int32_t)cs->exit_code,
+                                        .restarts = {.restart_count = cs->restart_count,
+                                                     .last_restart_at = cs->restart_time}};
+                copy_field(cr->name, sizeof(cr->name), cs->name);
+                copy_field(cr->containerd_id, sizeof(cr->containerd_id), cs->containerd_id);
+                copy_field(cr->image_digest, sizeof(cr->image_digest), cs->image_digest);
+                rec->n_containers++;
+        }
 }
 
 void recorded_done(Recorded *rec)
 {
         free(rec->restarted_at);
         rec->restarted_at = NULL;
+        free(rec->containers);
+        rec->containers = NULL;
+        rec->n_containers = 0;
 }

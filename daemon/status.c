@@ -1,7 +1,9 @@
 /* Status files: what each round ends with, written atomically and only when it changed. */
 #include <ctype.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/daemon.h"
 #include "state/schema.h"
@@ -49,6 +51,104 @@ static void failed_reason(int action, char *buf, size_t size)
         snprintf(buf + k, size - k, "Failed");
 }
 
+static int cs_mark(ContainerStatus *cs, const char *field)
+{
+        int i = schema_field_index(&container_status_schema, field);
+        if (i < 0)
+                return i;
+        field_mark_set(cs, (size_t)i);
+        return 0;
+}
+
+static int cs_str(ContainerStatus *cs, char **slot, const char *field, const char *value)
+{
+        if (!value || !*value)
+                return 0;
+        if (!(*slot = strdup(value)))
+                return -ENOMEM;
+        return cs_mark(cs, field);
+}
+
+static int cs_int(ContainerStatus *cs, int64_t *slot, const char *field, int64_t value, bool present)
+{
+        if (!present)
+                return 0;
+        *slot = value;
+        return cs_mark(cs, field);
+}
+
+/* "SIGKILL" for an exit status of 137. */
+static const char *exit_signal(int32_t code, char *buf, size_t size)
+{
+        const char *abbrev = code > 128 && code < 128 + 65 ? sigabbrev_np(code - 128) : NULL;
+        if (!abbrev)
+                return NULL;
+        snprintf(buf, size, "SIG%s", abbrev);
+        return buf;
+}
+
+/* One entry of a cell status' containers, from the daemon's record of it. */
+static int container_status_fill(ContainerStatus *cs, const ContainerRecord *cr)
+{
+        char sig[32];
+        int k = cs_str(cs, &cs->name, "name", cr->name);
+        if (k >= 0)
+                k = cs_str(cs, &cs->containerd_id, "containerdId", cr->containerd_id);
+        if (k >= 0) {
+                cs->state = cr->state;
+                k = cs_mark(cs, "state");
+        }
+        if (k >= 0)
+                k = cs_int(cs, &cs->pid, "pid", cr->pid, cr->pid > 0 && cr->state == STATE_READY);
+        if (k >= 0)
+                k = cs_str(cs, &cs->image_digest, "imageDigest", cr->image_digest);
+        if (k >= 0)
+                k = cs_int(cs, &cs->restart_count, "restartCount", cr->restarts.restart_count, true);
+        if (k >= 0)
+                k = cs_int(cs, &cs->restart_time, "restartTime", cr->restarts.last_restart_at,
+                           cr->restarts.last_restart_at > 0);
+        if (k >= 0)
+                k = cs_int(cs, &cs->start_time, "startTime", cr->started_at, cr->started_at > 0);
+        if (k >= 0)
+                k = cs_int(cs, &cs->finish_time, "finishTime", cr->finished_at,
+                           cr->has_exit && cr->finished_at > 0);
+        if (k >= 0)
+                k = cs_int(cs, &cs->exit_code, "exitCode", cr->exit_code, cr->has_exit);
+        if (k >= 0 && cr->has_exit)
+                k = cs_str(cs, &cs->exit_signal, "exitSignal", exit_signal(cr->exit_code, sig, sizeof(sig)));
+        return k;
+}
+
+/* The cell's containers, in spec order. */
+static int add_containers(Document *doc, const Resource *r)
+{
+        const CellSpec *spec = r->spec && r->desire == DESIRE_PRESENT ? &r->spec->spec.cell : NULL;
+        Status *st = &doc->status;
+        if (!spec || !spec->n_containers)
+                return 0;
+        if (!(st->containers = calloc(spec->n_containers, sizeof(*st->containers))))
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->n_containers; i++) {
+                const ContainerSpec *c = &spec->containers[i];
+                ContainerRecord none = {.state = STATE_PENDING};
+                const ContainerRecord *cr = NULL;
+                for (size_t k = 0; k < r->rec.n_containers && !cr; k++)
+                        if (streq(r->rec.containers[k].name, c->id))
+                                cr = &r->rec.containers[k];
+                if (!cr) {
+                        snprintf(none.name, sizeof(none.name), "%s", c->id);
+                        if (c->external)
+                                none.state = STATE_READY;
+                        cr = &none;
+                }
+                st->n_containers++;
+                int k = container_status_fill(&st->containers[i], cr);
+                if (k < 0)
+                        return k;
+        }
+        return mark(doc, "containers");
+}
+
 /* The primitives a resource maps to, from its record. */
 static int add_primitives(Document *doc, const Resource *r)
 {
@@ -84,8 +184,19 @@ static int add_primitives(Document *doc, const Resource *r)
                         k = set_str(doc, &st->root_container_id, "rootContainerId", root->id);
                 if (k >= 0)
                         k = set_str(doc, &st->restarted_at, "restartedAt", rec->restarted_at);
+                if (k >= 0)
+                        k = add_containers(doc, r);
                 break;
         }
+        case KIND_IMAGE:
+                k = set_str(doc, &st->digest, "digest", rec->image_digest);
+                if (k >= 0 && rec->progress_total > 0) {
+                        st->progress.bytes_done = rec->progress_done;
+                        st->progress.bytes_total = rec->progress_total;
+                        st->progress.set = 3; /* bytesDone, bytesTotal */
+                        k = mark(doc, "progress");
+                }
+                break;
         default:
                 break;
         }

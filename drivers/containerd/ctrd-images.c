@@ -74,6 +74,49 @@ int ctrd_image_get(GrpcConn *conn, const char *ns, const char *name, ctrd_image_
         return r;
 }
 
+/* ---- list ---- */
+
+typedef struct ListCall {
+        ctrd_image_list_cb cb;
+        void *userdata;
+} ListCall;
+
+static void on_list_reply(int r, const char *message, const ProtobufCMessage *reply, void *userdata)
+{
+        ListCall *c = userdata;
+        const Containerd__Services__Images__V1__ListImagesResponse *resp = (const void *)reply;
+        size_t n = r >= 0 ? resp->n_images : 0;
+        _cleanup_free_ const char **names = n ? calloc(n, sizeof(*names)) : NULL;
+        if (n && !names) {
+                r = -ENOMEM;
+                message = "out of memory";
+                n = 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                names[i] = resp->images[i]->name ? resp->images[i]->name : "";
+        c->cb(r < 0 ? r : 0, message, names, n, c->userdata);
+        free(c);
+}
+
+int ctrd_image_list(GrpcConn *conn, const char *ns, ctrd_image_list_cb cb, void *userdata)
+{
+        if (!conn || !cb)
+                return -EINVAL;
+        ListCall *c = malloc(sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (ListCall){cb, userdata};
+        Containerd__Services__Images__V1__ListImagesRequest req =
+                CONTAINERD__SERVICES__IMAGES__V1__LIST_IMAGES_REQUEST__INIT;
+        const GrpcCallOptions opts = {.ns = ns};
+        int r = grpc_unary(conn, IMAGES_PATH("List"), &req.base,
+                           &containerd__services__images__v1__list_images_response__descriptor, &opts,
+                           on_list_reply, c);
+        if (r < 0)
+                free(c);
+        return r;
+}
+
 /* ---- ensure ---- */
 
 typedef struct EnsureCall {

@@ -133,6 +133,8 @@ typedef enum CtrdFlags {
 #define CTRD_LABEL_CELL        "kukeon.io/cell"
 #define CTRD_LABEL_CONTAINER   "kukeon.io/container"
 #define CTRD_LABEL_SPEC_DIGEST "kukeon.io/spec-digest"
+/* "root" on the cell's root container (it starts first and stops last). */
+#define CTRD_LABEL_CONTAINER_TYPE "kukeon.io/container-type"
 /* The runc shim groups containers whose spec carries this annotation with one value into one shim
  * process; we also set it as a container label so that the group can be read back and filtered on. */
 #define CTRD_LABEL_RUNC_GROUP "io.containerd.runc.v2.group"
@@ -598,6 +600,11 @@ typedef struct CtrdImage {
 
 typedef void (*ctrd_image_cb)(int r, const char *message, const CtrdImage *image, void *userdata);
 
+typedef void (*ctrd_image_list_cb)(int r, const char *message, const char *const *names, size_t n,
+                                   void *userdata);
+
+/* Images.List: the names of every image record of the namespace. */
+int ctrd_image_list(GrpcConn *conn, const char *ns, ctrd_image_list_cb cb, void *userdata);
 /* Images.Get: the record and its target descriptor. -ENOENT when there is no such image. */
 int ctrd_image_get(GrpcConn *conn, const char *ns, const char *name, ctrd_image_cb cb, void *userdata);
 /* Makes image name point at target (containerd-api.md §3 b5): Images.Create; on ALREADY_EXISTS, when

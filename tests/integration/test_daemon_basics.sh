@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kukeond against a private containerd, real cgroups, CNI plugins and netns, all under private paths:
 # the lock, realms/spaces/stacks Ready through `kuke apply --wait`, their primitives (containerd
-# namespace, cgroups, conflists), a cell's infrastructure, a malformed manifest, `rm -r` of a space,
+# namespace, cgroups, conflists), a cell's infrastructure and an image that cannot be had, a malformed manifest, `rm -r` of a space,
 # SIGHUP, a containerd restart, `kuke delete --cascade`, SIGTERM.
 #   test_daemon_basics.sh <kuke> <kukeond> <fixtures-dir>
 set -euo pipefail
@@ -87,7 +87,7 @@ kd_wait_state "$KD_RUN/default/default/space.status.yaml" Ready
 kd_wait_state "$KD_RUN/default/default/default/stack.status.yaml" Ready
 kd_wait_state "$KD_RUN/kukeon-system/kukeon/kukeon/stack.status.yaml" Ready
 
-echo "== a cell: cgroup, netns and address; containers say they are not wired yet"
+echo "== a cell whose image cannot be had: cgroup, netns and address, then Failed naming the image"
 mkdir -p "$KD_RUN/$realm/web/app/www"
 cat >"$KD_RUN/$realm/web/app/www/.cell.yaml.tmp" <<YAML
 apiVersion: v1beta1
@@ -97,14 +97,14 @@ metadata:
 spec:
   containers:
     - id: httpd
-      image: docker.io/library/busybox:latest
+      image: 127.0.0.1:9/kukeon/none:1
       command: httpd
 YAML
 mv "$KD_RUN/$realm/web/app/www/.cell.yaml.tmp" "$KD_RUN/$realm/web/app/www/cell.yaml"
 cell_status=$KD_RUN/$realm/web/app/www/cell.status.yaml
-for ((i = 0; i < 100; i++)); do grep -q 'reason: NotImplemented' "$cell_status" 2>/dev/null && break; sleep 0.1; done
-grep -q '^  state: Pending$' "$cell_status" || kd_fail "the cell is not Pending"
-grep -q '^  reason: NotImplemented$' "$cell_status" || kd_fail "the cell does not say NotImplemented"
+kd_wait_state "$cell_status" Failed 30
+grep -q '^  reason: ImageEnsureFailed$' "$cell_status" || kd_fail "the cell does not say ImageEnsureFailed"
+grep -q 'message: .*127.0.0.1:9/kukeon/none:1' "$cell_status" || kd_fail "the message does not name the image"
 grep -q '^  ip: "10.213.0.' "$cell_status" || kd_fail "the cell has no address"
 netns=kukeon_${realm}_web_app_www
 [ -e "$KD_NETNS/$netns" ] || kd_fail "no pinned netns"

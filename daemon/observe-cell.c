@@ -1,0 +1,357 @@
+/* Observing a cell's containers: its container records in the realm's containerd namespace (found by
+ * our identity labels, never by a status file), the task of each, and — for containers that are still
+ * to be created — whether their image is in the namespace with its top layer unpacked.
+ *
+ * Containers.List → Tasks.Get per record → per image Images.Get + manifest + config → Snapshots.Stat of
+ * the top chain id, the calls of one step in parallel; then op_observed(). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "daemon/daemon.h"
+#include "drivers/containerd/spec.h"
+
+const char *realm_namespace(Daemon *d, const ResourceId *id, char *buf, size_t size)
+{
+        ResourceId realm = {.kind = KIND_REALM};
+        snprintf(realm.realm, sizeof(realm.realm), "%s", id->realm);
+        snprintf(realm.name, sizeof(realm.name), "%s", id->realm);
+        const Resource *r = resource_find(&d->table, &realm);
+        if (r)
+                return resource_namespace(r, buf, size);
+        snprintf(buf, size, "kukeon-%s", id->realm);
+        return buf;
+}
+
+void op_free_observation(Op *op)
+{
+        for (size_t i = 0; i < op->n_obs; i++) {
+                free(op->obs_extra[i].name);
+                free(op->obs_extra[i].spec_digest);
+                free(op->obs_extra[i].image);
+                free(op->obs_extra[i].stop_signal);
+        }
+        free(op->obs);
+        free(op->obs_extra);
+        op->obs = NULL;
+        op->obs_extra = NULL;
+        op->n_obs = 0;
+        for (size_t i = 0; i < op->n_images; i++) {
+                CellImage *im = &op->images[i];
+                free(im->name);
+                free(im->chain_id);
+                free(im->digest);
+                free(im->stop_signal);
+                json_decref(im->process);
+        }
+        free(op->images);
+        op->images = NULL;
+        op->n_images = 0;
+}
+
+static void observe_fail(Op *op, int r, const char *what, const char *message)
+{
+        if (op->observe_error)
+                return;
+        op->observe_error = r;
+        snprintf(op->observe_message, sizeof(op->observe_message), "%s: %s", what,
+                 message && *message ? message : strerror(-r));
+}
+
+static void observe_images(Op *op);
+
+/* One observation call is done: when it was the last of its step, the next step. */
+static void step_done(Op *op, void (*next)(Op *op))
+{
+        if (--op->n_observing > 0)
+                return;
+        if (op->observe_error || !next) {
+                op->cell.containers = op->obs;
+                op->cell.n_containers = op->n_obs;
+                op_observed(op, op->observe_error, op->observe_message);
+                return;
+        }
+        next(op);
+}
+
+/* ---- step 3: images ---- */
+
+typedef struct ImageLookup {
+        Op *op;
+        size_t index;
+} ImageLookup;
+
+static void on_top_layer(int r, const char *message, const CtrdSnapshotInfo *info, void *userdata)
+{
+        ImageLookup *l = userdata;
+        Op *op = l->op;
+        CellImage *im = &op->images[l->index];
+        free(l);
+        if (r >= 0)
+                im->is_present = info->kind == CTRD_SNAPSHOT_COMMITTED;
+        else if (r != -ENOENT)
+                observe_fail(op, r, "looking up the image's unpacked layers", message);
+        step_done(op, NULL);
+}
+
+static void on_image_config(int r, const char *message, const CtrdImageConfig *config, void *userdata)
+{
+        ImageLookup *l = userdata;
+        Op *op = l->op;
+        Daemon *d = op->d;
+        CellImage *im = &op->images[l->index];
+        if (r == -ENOENT || op->is_cancelled) {
+                free(l);
+                step_done(op, NULL);
+                return;
+        }
+        if (r < 0) {
+                free(l);
+                char what[320];
+                snprintf(what, sizeof(what), "reading image %s", im->name);
+                observe_fail(op, r, what, message);
+                step_done(op, NULL);
+                return;
+        }
+        const char *stop = oci_image_stop_signal(config->process);
+        if (!(im->chain_id = strdup(config->chain_id)) || !(im->digest = strdup(config->manifest.digest)) ||
+            !(im->stop_signal = strdup(stop))) {
+                free(l);
+                observe_fail(op, -ENOMEM, "reading an image", NULL);
+                step_done(op, NULL);
+                return;
+        }
+        im->process = config->process ? json_incref((json_t *)config->process) : NULL;
+        char ns[NAME_MAX_LEN + 16];
+        realm_namespace(d, &op->res->id, ns, sizeof(ns));
+        r = ctrd_snapshot_stat(d->ctrd, ns, NULL, im->chain_id, on_top_layer, l);
+        if (r < 0) {
+                free(l);
+                observe_fail(op, r, "looking up the image's unpacked layers", NULL);
+                step_done(op, NULL);
+        }
+}
+
+static bool observed_exists(const Op *op, const char *name)
+{
+        for (size_t i = 0; i < op->n_obs; i++)
+                if (streq(op->obs[i].name, name))
+                        return op->obs[i].exists;
+        return false;
+}
+
+int cell_image_add(Op *op, const char *ref)
+{
+        _cleanup_free_ char *name = NULL;
+        int r = ctrd_image_ref_normalize(ref, &name);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < op->n_images; i++)
+                if (streq(op->images[i].name, name))
+                        return (int)i;
+        CellImage *a = realloc(op->images, (op->n_images + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        op->images = a;
+        op->images[op->n_images] = (CellImage){.name = TAKE_PTR(name)};
+        return (int)op->n_images++;
+}
+
+CellImage *cell_image_find(Op *op, const char *ref)
+{
+        _cleanup_free_ char *name = NULL;
+        if (!ref || ctrd_image_ref_normalize(ref, &name) < 0)
+                return NULL;
+        for (size_t i = 0; i < op->n_images; i++)
+                if (streq(op->images[i].name, name))
+                        return &op->images[i];
+        return NULL;
+}
+
+void observe_images_lookup(Op *op)
+{
+        Daemon *d = op->d;
+        char ns[NAME_MAX_LEN + 16];
+        if (!d->ctrd || !d->is_ctrd_ready) {
+                op_observed(op, -ENOTCONN, "containerd is not reachable");
+                return;
+        }
+        realm_namespace(d, &op->res->id, ns, sizeof(ns));
+        op->n_observing = 1; /* held until every lookup is started */
+        for (size_t i = 0; i < op->n_images && !op->observe_error; i++) {
+                ImageLookup *l = malloc(sizeof(*l));
+                if (!l) {
+                        observe_fail(op, -ENOMEM, "reading images", NULL);
+                        break;
+                }
+                *l = (ImageLookup){op, i};
+                op->n_observing++;
+                int r = ctrd_image_config_get(d->ctrd, ns, op->images[i].name, on_image_config, l);
+                if (r < 0) {
+                        free(l);
+                        op->n_observing--;
+                        observe_fail(op, r, "reading images", NULL);
+                }
+        }
+        step_done(op, NULL);
+}
+
+static void observe_images(Op *op)
+{
+        Resource *res = op->res;
+        const CellSpec *spec = op->desire == DESIRE_PRESENT && res->spec ? &res->spec->spec.cell : NULL;
+        for (size_t i = 0; spec && i < spec->n_containers; i++) {
+                const ContainerSpec *c = &spec->containers[i];
+                if (c->external || !c->image || observed_exists(op, c->id))
+                        continue;
+                int k = cell_image_add(op, c->image);
+                if (k < 0) {
+                        char what[320];
+                        snprintf(what, sizeof(what), "containers[%zu].image", i);
+                        op->cell.containers = op->obs;
+                        op->cell.n_containers = op->n_obs;
+                        op_observed(op, k, what);
+                        return;
+                }
+        }
+        observe_images_lookup(op);
+}
+
+/* ---- step 2: tasks ---- */
+
+typedef struct TaskLookup {
+        Op *op;
+        size_t index;
+} TaskLookup;
+
+static TaskStatus task_status(CtrdTaskStatus s)
+{
+        switch (s) {
+        case CTRD_TASK_CREATED:
+                return TASK_CREATED;
+        case CTRD_TASK_RUNNING:
+                return TASK_RUNNING;
+        case CTRD_TASK_STOPPED:
+                return TASK_STOPPED;
+        case CTRD_TASK_PAUSED:
+        case CTRD_TASK_PAUSING:
+                return TASK_PAUSED;
+        default:
+                return TASK_UNKNOWN;
+        }
+}
+
+static void on_task(int r, const char *message, const CtrdTask *task, void *userdata)
+{
+        TaskLookup *l = userdata;
+        Op *op = l->op;
+        ObservedContainer *o = &op->obs[l->index];
+        free(l);
+        if (r >= 0) {
+                o->task = task_status(task->status);
+                o->pid = task->pid;
+                o->exit_status = (int32_t)task->exit_status;
+                o->exited_at = task->exited_at_ns / 1000000000;
+        } else if (r != -ENOENT) {
+                observe_fail(op, r, "reading a task", message);
+        }
+        step_done(op, observe_images);
+}
+
+/* When a container's process started, as the daemon remembers it (containerd's task has no start time). */
+static int64_t remembered_start(const Resource *res, const char *name)
+{
+        for (size_t i = 0; i < res->rec.n_containers; i++)
+                if (streq(res->rec.containers[i].name, name))
+                        return res->rec.containers[i].started_at;
+        return 0;
+}
+
+/* ---- step 1: the records ---- */
+
+static void on_containers(int r, const char *message, const CtrdContainer *list, size_t n, void *userdata)
+{
+        Op *op = userdata;
+        Daemon *d = op->d;
+        if (r < 0) {
+                op->n_observing = 1;
+                observe_fail(op, r, "listing the cell's containers", message);
+                step_done(op, NULL);
+                return;
+        }
+        op->obs = n ? calloc(n, sizeof(*op->obs)) : NULL;
+        op->obs_extra = n ? calloc(n, sizeof(*op->obs_extra)) : NULL;
+        op->n_observing = 1;
+        if (n && (!op->obs || !op->obs_extra)) {
+                observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
+                step_done(op, NULL);
+                return;
+        }
+        char ns[NAME_MAX_LEN + 16];
+        realm_namespace(d, &op->res->id, ns, sizeof(ns));
+        for (size_t i = 0; i < n; i++) {
+                const CtrdContainer *c = &list[i];
+                const char *name = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER);
+                ContainerExtra *x = &op->obs_extra[op->n_obs];
+                ObservedContainer *o = &op->obs[op->n_obs];
+                if (!name)
+                        continue; /* not one of ours after all */
+                snprintf(x->containerd_id, sizeof(x->containerd_id), "%s", c->id);
+                x->name = strdup(name);
+                x->spec_digest = strdup(c->spec_digest);
+                x->image = strdup(c->image);
+                x->stop_signal = strdup(c->stop_signal);
+                op->n_obs++;
+                if (!x->name || !x->spec_digest || !x->image || !x->stop_signal) {
+                        observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
+                        break;
+                }
+                const char *type = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER_TYPE);
+                *o = (ObservedContainer){.name = x->name,
+                                         .is_root = streq_ptr(type, "root"),
+                                         .exists = true,
+                                         .spec_digest = x->spec_digest,
+                                         .started_at = remembered_start(op->res, x->name)};
+        }
+        if (op->n_obs)
+                op->res->is_live = true;
+        for (size_t i = 0; i < op->n_obs && !op->observe_error; i++) {
+                TaskLookup *l = malloc(sizeof(*l));
+                if (!l) {
+                        observe_fail(op, -ENOMEM, "reading tasks", NULL);
+                        break;
+                }
+                *l = (TaskLookup){op, i};
+                op->n_observing++;
+                int k = ctrd_task_get(d->ctrd, ns, op->obs_extra[i].containerd_id, on_task, l);
+                if (k < 0) {
+                        free(l);
+                        op->n_observing--;
+                        observe_fail(op, k, "reading tasks", NULL);
+                }
+        }
+        step_done(op, observe_images);
+}
+
+void observe_cell_containers(Op *op)
+{
+        Daemon *d = op->d;
+        const ResourceId *id = &op->res->id;
+        if (!d->ctrd || !d->is_ctrd_ready) {
+                char m[384];
+                snprintf(m, sizeof(m), "containerd is not reachable at %s%s%s", d->config.containerd_socket,
+                         d->ctrd_error[0] ? ": " : "", d->ctrd_error);
+                op_observed(op, -ENOTCONN, m);
+                return;
+        }
+        char ns[NAME_MAX_LEN + 16];
+        realm_namespace(d, id, ns, sizeof(ns));
+        const CtrdLabel labels[] = {{CTRD_LABEL_REALM, id->realm},
+                                    {CTRD_LABEL_SPACE, id->space},
+                                    {CTRD_LABEL_STACK, id->stack},
+                                    {CTRD_LABEL_CELL, id->cell}};
+        _cleanup_free_ char *filter = ctrd_filter_labels(labels, ARRAY_SIZE(labels));
+        const char *filters[] = {filter};
+        int r = filter ? ctrd_container_list(d->ctrd, ns, filters, 1, on_containers, op) : -ENOMEM;
+        if (r < 0)
+                op_observed(op, r, "listing the cell's containers");
+}
