@@ -200,6 +200,15 @@ static void op_complete(Op *op)
                 r->is_live = false;
                 r->is_ready = false;
         }
+        if (op->plan.ack_restart && !op->error && r->spec) {
+                /* the restart annotation is carried out: remember it, so it is done once */
+                const char *want = strmap_get(&r->spec->metadata.annotations, ANNOTATION_RESTARTED_AT);
+                char *seen = want ? strdup(want) : NULL;
+                if (seen) {
+                        free(r->rec.restarted_at);
+                        r->rec.restarted_at = seen;
+                }
+        }
         int w = status_update(d, r, op);
         if (w < 0)
                 log_warning_errno(&d->log, w, "Failed to write the status of %s \"%s\": %m",

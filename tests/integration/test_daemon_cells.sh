@@ -99,8 +99,8 @@ spec:
   containers:
     - id: mysql
       image: $image
-      command: httpd
-      args: ["-f", "-p", "3306", "-h", "/www"]
+      command: sh
+      args: ["-c", "echo db-ok >/tmp/index.html; echo started; exec httpd -f -p 3306 -h /tmp"]
 YAML
 mv "$d/.cell.yaml.tmp" "$d/cell.yaml"
 kd_wait_state "$d/cell.status.yaml" Ready 60
@@ -117,8 +117,125 @@ grep -q "kukeon-test-$$/$realm/blog/wordpress/db/db_root" /proc/"$db_pid"/cgroup
 grep -q '^    state: Ready$' "$d/cell.status.yaml" || kd_fail "the container status is not Ready"
 "$kuke" get cells --realm "$realm" -o wide
 
-echo "== kuke logs"
-in_cell blog wordpress db wget -q -O /dev/null "http://$db_ip:3306/" 2>/dev/null || true
+echo "== the worked example: wp (two containers) reaches db by name; another space cannot"
+cell_file() { # cell_file SPACE STACK CELL: writes stdin as the cell's manifest, atomically
+        local dir
+        dir=$(cell_dir "$1" "$2" "$3")
+        mkdir -p "$dir"
+        cat >"$dir/.cell.yaml.tmp"
+        mv "$dir/.cell.yaml.tmp" "$dir/cell.yaml"
+}
+cell_file blog wordpress wp <<YAML
+apiVersion: v1beta1
+kind: Cell
+metadata:
+  name: wp
+spec:
+  containers:
+    - id: php
+      root: true
+      image: $image
+      command: sh
+      args: ["-c", "echo php-ok >/tmp/index.html; exec httpd -f -p 9000 -h /tmp"]
+    - id: nginx
+      image: $image
+      command: sleep
+      args: ["100000"]
+YAML
+cell_file other misc probe <<YAML
+apiVersion: v1beta1
+kind: Cell
+metadata:
+  name: probe
+spec:
+  containers:
+    - id: sh
+      image: $image
+      command: sleep
+      args: ["100000"]
+YAML
+kd_wait_state "$(cell_dir blog wordpress wp)/cell.status.yaml" Ready 60
+kd_wait_state "$(cell_dir other misc probe)/cell.status.yaml" Ready 60
+kexec() { local id=$1; shift; kctr tasks exec --exec-id "x$RANDOM$RANDOM" "$id" sh -c "$*"; }
+# an HTTP GET with nc (busybox-static's wget crashes under ctr exec): prints the body
+http_get() { kexec "$1" "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $2 $3 2>&1" | tr -d '\r' | sed '1,/^$/d'; }
+# a task is Running before its program listens: ask again for a while
+http_retry() { local i out; for ((i = 0; i < 50; i++)); do out=$(http_get "$@") && [ -n "$out" ] && break; sleep 0.2; done; echo "$out"; }
+out=$(http_retry blog_wordpress_wp_nginx 127.0.0.1 9000)
+[ "$out" = php-ok ] || kd_fail "localhost answered: $out"
+out=$(http_retry blog_wordpress_wp_nginx db 3306)
+[ "$out" = db-ok ] || kd_fail "db answered: $out"
+kexec blog_wordpress_wp_nginx cat /etc/hosts | grep -q "^$db_ip[[:space:]]db db.wordpress" || kd_fail "wp's /etc/hosts lacks db"
+[ "$(kexec blog_wordpress_wp_nginx hostname)" = wp ] || kd_fail "the hostname is not the cell's name"
+out=$(http_get other_misc_probe_root "$db_ip" 3306 || true)
+[ -z "$out" ] || kd_fail "a cell of another space reached db: $out"
+kexec other_misc_probe_root cat /etc/hosts | grep -q "[[:space:]]db" && kd_fail "another space's /etc/hosts names db"
+
+echo "== the container's output in its log file"
+grep -q '^started$' "$d/logs/mysql.log" || kd_fail "the log file does not hold the output"
+
+echo "== restart policies"
+cell_file blog wordpress jobs <<YAML
+apiVersion: v1beta1
+kind: Cell
+metadata:
+  name: jobs
+spec:
+  containers:
+    - id: main
+      root: true
+      image: $image
+      command: sleep
+      args: ["100000"]
+    - id: flaky
+      image: $image
+      command: sh
+      args: ["-c", "exit 3"]
+      restartPolicy: on-failure
+      restartMaxRetries: 2
+      restartBackoffSeconds: 1
+    - id: loop
+      image: $image
+      command: sh
+      args: ["-c", "sleep 1"]
+      restartPolicy: always
+      restartBackoffSeconds: 1
+    - id: once
+      image: $image
+      command: sh
+      args: ["-c", "exit 0"]
+YAML
+jobs=$(cell_dir blog wordpress jobs)/cell.status.yaml
+kd_wait_state "$jobs" Error 60
+grep -q '^  reason: RestartLimitReached$' "$jobs" || kd_fail "the cell does not say RestartLimitReached"
+awk '/- name: flaky/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep -qx 2 || kd_fail "flaky was not restarted twice"
+awk '/- name: flaky/ {f = 1} f && /exitCode:/ {print $2; exit}' "$jobs" | grep -qx 3 || kd_fail "flaky's exit code is not 3"
+for ((i = 0; i < 150; i++)); do
+        n=$(awk '/- name: loop/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs")
+        [ "${n:-0}" -ge 2 ] && break
+        sleep 0.1
+done
+[ "${n:-0}" -ge 2 ] || kd_fail "loop (always) was not restarted twice: ${n:-0}"
+awk '/- name: once/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep -qx 0 || kd_fail "once (never) was restarted"
+awk '/- name: once/ {f = 1} f && /state:/ {print $2; exit}' "$jobs" | grep -qx Exited || kd_fail "once is not Exited"
+rm "$(cell_dir blog wordpress jobs)/cell.yaml"
+kd_wait_gone "$(cell_dir blog wordpress jobs)" 60
+
+echo "== kuke stop, start, restart, kill"
+wp_pid=$(task_pid blog_wordpress_wp_root)
+"$kuke" stop wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke stop failed"
+grep -q '^  state: Stopped$' "$(cell_dir blog wordpress wp)/cell.status.yaml" || kd_fail "wp is not Stopped"
+[ -z "$(task_pid blog_wordpress_wp_root)" ] || kd_fail "wp's root task still runs"
+kctr containers ls -q | grep -qx blog_wordpress_wp_root || kd_fail "a stopped cell lost its containers"
+"$kuke" start wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke start failed"
+new=$(task_pid blog_wordpress_wp_root)
+[ -n "$new" ] && [ "$new" != "$wp_pid" ] || kd_fail "kuke start did not start a new task"
+"$kuke" restart wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke restart failed"
+again=$(task_pid blog_wordpress_wp_root)
+[ -n "$again" ] && [ "$again" != "$new" ] || kd_fail "kuke restart did not restart the task"
+"$kuke" kill wp --realm "$realm" --space blog --stack wordpress --timeout 30s || kd_fail "kuke kill failed"
+[ -z "$(task_pid blog_wordpress_wp_nginx)" ] || kd_fail "wp's nginx still runs after kill"
+"$kuke" start wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke start after kill failed"
 
 echo "== kukeond ends; containers keep running; a restart adopts them"
 kd_stop || kd_fail "kukeond did not exit 0"
