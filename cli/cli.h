@@ -253,6 +253,8 @@ int verb_version(Cli *cli, int argc, char **argv);
 int verb_doctor(Cli *cli, int argc, char **argv);
 int verb_completion(Cli *cli, int argc, char **argv);
 int verb_digest(Cli *cli, int argc, char **argv);
+int verb_logs(Cli *cli, int argc, char **argv);
+int verb_status(Cli *cli, int argc, char **argv);
 
 /* ---- shared by the writers (writer.c) ---- */
 /* Opens the store for writing (creating the run path) and prints failures. */

@@ -13,7 +13,8 @@ static const Verb verbs[] = {
         {"get", verb_get},         {"delete", verb_delete},         {"start", verb_runstate},
         {"stop", verb_runstate},   {"kill", verb_runstate},         {"restart", verb_runstate},
         {"version", verb_version}, {"completion", verb_completion}, {"digest", verb_digest},
-        {"__digest", verb_digest}, {"doctor", verb_doctor},
+        {"__digest", verb_digest}, {"doctor", verb_doctor},         {"logs", verb_logs},
+        {"status", verb_status},
 };
 
 static void usage(FILE *f)
@@ -32,6 +33,8 @@ static void usage(FILE *f)
                 "  get KIND [NAME]                list or show resources (-o table|wide|yaml|json)\n"
                 "  delete KIND NAME | -f FILE     delete resources (--cascade for children)\n"
                 "  start|stop|kill|restart NAME   change a cell's run state\n"
+                "  logs CELL [-f] [--tail N]      print a container's log (-c CONTAINER; default the root)\n"
+                "  status                         report kukeond, containerd and the resources per state\n"
                 "  version                        print the version and whether kukeond runs\n"
                 "  doctor                         check the host prerequisites, with remedies\n"
                 "  completion bash|zsh            print a shell completion script\n"

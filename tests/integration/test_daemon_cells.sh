@@ -171,8 +171,10 @@ out=$(http_get other_misc_probe_root "$db_ip" 3306 || true)
 [ -z "$out" ] || kd_fail "a cell of another space reached db: $out"
 kexec other_misc_probe_root cat /etc/hosts | grep -q "[[:space:]]db" && kd_fail "another space's /etc/hosts names db"
 
-echo "== the container's output in its log file"
+echo "== the container's output: its log file, kuke logs"
 grep -q '^started$' "$d/logs/mysql.log" || kd_fail "the log file does not hold the output"
+"$kuke" logs db --realm "$realm" --space blog --stack wordpress | grep -q '^started$' || kd_fail "kuke logs does not show the output"
+"$kuke" status >"$KD_DIR/status.out" || kd_fail "kuke status says kukeond is not running: $(cat "$KD_DIR/status.out")"
 
 echo "== restart policies"
 cell_file blog wordpress jobs <<YAML
