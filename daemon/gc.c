@@ -2,7 +2,8 @@
  * table (its directory was removed while kukeond was down, or its status with it) becomes a resource
  * that is not wanted, and its teardown takes it away. Teardown never depends on a status file: every
  * name is derived again from the id. Only our own places are looked at: the cgroup root, the netns dir,
- * and containerd namespaces labelled kukeon.io/realm. */
+ * containerd namespaces labelled kukeon.io/realm and the containers in them, the CNI conf dir, and the
+ * isolation rules of bridges that are gone. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,116 @@ static void gc_netns(Daemon *d)
         cni_strv_free(names);
 }
 
+/* Containers carry their cell's identity in labels: a cell with containers and no resource is an orphan
+ * even when its netns and cgroup are gone (a host-network cell, or a crash in between). */
+typedef struct GcNamespace {
+        Daemon *d;
+        char ns[NAME_MAX_LEN + 16];
+} GcNamespace;
+
+static void on_gc_containers(int r, const char *message, const CtrdContainer *containers, size_t n,
+                             void *userdata)
+{
+        GcNamespace *g = userdata;
+        Daemon *d = g->d;
+        (void)message;
+        for (size_t i = 0; r >= 0 && !d->is_stopping && i < n; i++) {
+                const CtrdContainer *c = &containers[i];
+                const char *levels[] = {ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_REALM),
+                                        ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_SPACE),
+                                        ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_STACK),
+                                        ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CELL)};
+                ResourceId id = {0};
+                bool ok = true;
+                for (size_t j = 0; j < ARRAY_SIZE(levels) && ok; j++) {
+                        ok = levels[j] && name_is_valid(levels[j]);
+                        if (ok)
+                                id_set_level(&id, (Kind)(KIND_REALM + j), levels[j]);
+                }
+                if (ok)
+                        (void)adopt_orphan(d, &id);
+        }
+        free(g);
+        if (!d->is_stopping)
+                daemon_pump(d);
+}
+
+/* <conf dir>/<realm>-<space>.conflist with a bridge of ours and no space: names hold '-', so the split is
+ * the one whose realm is known. Its teardown removes the bridge, the isolation rules and the IPAM state
+ * with it. */
+static void gc_conflists(Daemon *d)
+{
+        DIR *dir = opendir(d->config.cni_conf_dir);
+        if (!dir)
+                return;
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+                char name[2 * (NAME_MAX_LEN + 1)];
+                size_t len = strlen(de->d_name);
+                if (len <= strlen(".conflist") || len - strlen(".conflist") >= sizeof(name) ||
+                    !streq(de->d_name + len - strlen(".conflist"), ".conflist"))
+                        continue;
+                snprintf(name, sizeof(name), "%.*s", (int)(len - strlen(".conflist")), de->d_name);
+                for (char *dash = strchr(name, '-'); dash; dash = strchr(dash + 1, '-')) {
+                        ResourceId realm = {0}, space;
+                        *dash = '\0';
+                        bool ok = name_is_valid(name) && name_is_valid(dash + 1);
+                        if (ok) {
+                                id_set_level(&realm, KIND_REALM, name);
+                                space = realm;
+                                id_set_level(&space, KIND_SPACE, dash + 1);
+                        }
+                        *dash = '-';
+                        if (!ok || !resource_find(&d->table, &realm))
+                                continue;
+                        char expect[CNI_NETWORK_NAME_MAX];
+                        if (cni_network_name(space.realm, space.space, expect, sizeof(expect)) >= 0 &&
+                            streq(expect, name))
+                                (void)adopt_orphan(d, &space);
+                        break;
+                }
+        }
+        closedir(dir);
+}
+
+typedef struct BridgeScan {
+        const char *bridge;
+        bool found;
+} BridgeScan;
+
+static void match_bridge(Resource *r, void *userdata)
+{
+        BridgeScan *b = userdata;
+        char name[CNI_BRIDGE_NAME_MAX];
+        if (!b->found && r->id.kind == KIND_SPACE && space_bridge(r, name) >= 0 && streq(name, b->bridge))
+                b->found = true;
+}
+
+static void on_isolation_removed(int r, const char *message, char *const *bridges, void *userdata)
+{
+        Daemon *d = userdata;
+        (void)bridges;
+        if (r < 0)
+                log_debug(&d->log, "Removing the isolation rule of a vanished bridge: %s", message);
+}
+
+/* Isolation rules of bridges that no longer exist and that no space stands for. */
+static void on_isolation_list(int r, const char *message, char *const *bridges, void *userdata)
+{
+        Daemon *d = userdata;
+        (void)message;
+        for (size_t i = 0; r >= 0 && !d->is_stopping && bridges && bridges[i]; i++) {
+                BridgeScan b = {bridges[i], false};
+                CniBridgeObserved obs = {0};
+                resource_foreach(&d->table, match_bridge, &b);
+                if (b.found || (cni_observe_bridge(bridges[i], &obs) >= 0 && obs.is_bridge))
+                        continue;
+                log_info(&d->log, "Removing the isolation rule of vanished bridge %s", bridges[i]);
+                (void)cni_isolation_submit(&d->loop, d->iso, CNI_ISOLATION_REMOVE, bridges[i],
+                                           on_isolation_removed, d);
+        }
+}
+
 static void on_gc_namespaces(int r, const char *message, const CtrdNamespace *namespaces, size_t n,
                              void *userdata)
 {
@@ -120,7 +231,15 @@ static void on_gc_namespaces(int r, const char *message, const CtrdNamespace *na
                 Resource *o = adopt_orphan(d, &id);
                 if (o)
                         snprintf(o->rec.namespace, sizeof(o->rec.namespace), "%s", namespaces[i].name);
+                GcNamespace *g = malloc(sizeof(*g));
+                if (!g)
+                        continue;
+                g->d = d;
+                snprintf(g->ns, sizeof(g->ns), "%s", namespaces[i].name);
+                if (ctrd_container_list(d->ctrd, g->ns, NULL, 0, on_gc_containers, g) < 0)
+                        free(g);
         }
+        gc_conflists(d);
         daemon_pump(d);
 }
 
@@ -130,6 +249,10 @@ void daemon_gc(Daemon *d)
                 return;
         gc_cgroups(d);
         gc_netns(d);
+        if (d->iso)
+                (void)cni_isolation_submit(&d->loop, d->iso, CNI_ISOLATION_LIST, NULL, on_isolation_list, d);
         if (d->ctrd && d->is_ctrd_ready)
                 (void)ctrd_namespace_list(d->ctrd, on_gc_namespaces, d);
+        else
+                gc_conflists(d);
 }
