@@ -359,6 +359,8 @@ const Resources *resource_limits(const Resource *r);
 int status_update(Daemon *d, Resource *r, const Op *op);
 /* The status of a resource whose manifest is frozen (invalid, or its parent's is). */
 int status_update_frozen(Daemon *d, Resource *r);
+/* At shutdown: the cell that stands for kukeond (its container is external) says it is not running. */
+void status_self_stopped(Daemon *d);
 
 /* ---- sync.c: the tree and events ---- */
 /* Scans the run path and brings the table up to date; full: every resource gets a round. */

@@ -18,6 +18,7 @@ static void on_close_nothing(uv_handle_t *h)
 /* The last round has ended after SIGTERM: close every handle; uv_run() returns once they are closed. */
 void daemon_on_idle_stopping(Daemon *d)
 {
+        status_self_stopped(d);
         uv_handle_t *handles[] = {
                 (uv_handle_t *)&d->sigterm,        (uv_handle_t *)&d->sigint,
                 (uv_handle_t *)&d->sighup,         (uv_handle_t *)&d->scan_timer,

@@ -413,6 +413,26 @@ static int cell_records_update(Op *op)
         return 0;
 }
 
+/* A cell whose container is external stands for kukeond itself (kuke init writes it): its container is
+ * this process. Returns true when the cell's message should say so. */
+static bool self_cell_note(Op *op)
+{
+        Resource *r = op->res;
+        bool is_self = false;
+        for (size_t i = 0; i < op->n_want; i++) {
+                if (!op->want[i].external)
+                        continue;
+                ContainerRecord *cr = cell_container_record(r, op->want[i].id, true);
+                if (!cr)
+                        continue;
+                cr->state = STATE_READY;
+                cr->pid = (uint32_t)getpid();
+                cr->started_at = op->d->started_at;
+                is_self = true;
+        }
+        return is_self && op->plan.state == STATE_READY;
+}
+
 /* The cell's containers as wanted: effective specs (the space's defaults filled in), their digests,
  * whether their images are there, and what the daemon remembers of their restarts. */
 static int op_plan_cell(Op *op)
@@ -465,7 +485,11 @@ static int op_plan_cell(Op *op)
                             .observed = &op->cell,
                             .parent_ready = parent_is_ready(d, r),
                             .now = time_now()};
-        return plan_cell(&in, &op->plan);
+        k = plan_cell(&in, &op->plan);
+        if (k >= 0 && self_cell_note(op))
+                snprintf(op->plan.message, sizeof(op->plan.message), "kukeond " KUKEON_VERSION " runs as pid %d%s",
+                         (int)getpid(), d->is_ctrd_ready ? "" : "; containerd is not reachable");
+        return k;
 }
 
 /* An Image resource: there (Ready) or imported / pulled. */

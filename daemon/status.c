@@ -306,3 +306,29 @@ int status_update_frozen(Daemon *d, Resource *r)
                             r->desire == DESIRE_INVALID ? "InvalidManifest" : "InvalidParent",
                             r->error ? r->error : "invalid manifest");
 }
+
+static void self_cell_stopped(Resource *r, void *userdata)
+{
+        Daemon *d = userdata;
+        const CellSpec *spec = r->id.kind == KIND_CELL && r->spec && r->desire == DESIRE_PRESENT && r->status
+                                       ? &r->spec->spec.cell
+                                       : NULL;
+        bool is_self = false;
+        for (size_t i = 0; spec && i < spec->n_containers; i++) {
+                ContainerRecord *cr =
+                        spec->containers[i].external ? cell_container_record(r, spec->containers[i].id, true) : NULL;
+                if (!cr)
+                        continue;
+                cr->state = STATE_STOPPED;
+                cr->pid = 0;
+                cr->finished_at = time_now();
+                is_self = true;
+        }
+        if (is_self && status_write(d, r, r->digest, STATE_STOPPED, "DaemonStopped", "kukeond is not running") < 0)
+                log_warning(&d->log, "Failed to write the status of the kukeond cell");
+}
+
+void status_self_stopped(Daemon *d)
+{
+        resource_foreach(&d->table, self_cell_stopped, d);
+}

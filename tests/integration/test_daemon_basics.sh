@@ -86,6 +86,9 @@ kd_wait_state "$KD_RUN/default/realm.status.yaml" Ready
 kd_wait_state "$KD_RUN/default/default/space.status.yaml" Ready
 kd_wait_state "$KD_RUN/default/default/default/stack.status.yaml" Ready
 kd_wait_state "$KD_RUN/kukeon-system/kukeon/kukeon/stack.status.yaml" Ready
+self_cell=$KD_RUN/kukeon-system/kukeon/kukeon/kukeond/cell.status.yaml
+kd_wait_state "$self_cell" Ready
+grep -q "message: kukeond .* runs as pid $KD_PID" "$self_cell" || kd_fail "the kukeond cell does not name the daemon"
 
 echo "== a cell whose image cannot be had: cgroup, netns and address, then Failed naming the image"
 mkdir -p "$KD_RUN/$realm/web/app/www"
@@ -198,6 +201,7 @@ echo "== a restart adopts what exists; what lost its manifest meanwhile is colle
 sed -i 's/resyncInterval: nonsense/resyncInterval: 20m/' "$KD_DIR/config.yaml"
 before=$(md5sum <"$KD_RUN/$realm/realm.status.yaml")
 kd_stop || kd_fail "kukeond exited with $?"
+grep -q '^  state: Stopped$' "$self_cell" || kd_fail "the kukeond cell is not Stopped after kukeond stopped"
 [ -n "$(cgroup_dir "${realm}b")" ] || kd_fail "no cgroup for ${realm}b"
 rm -r "$KD_RUN/${realm}b"
 kd_start --config "$KD_DIR/config.yaml"
