@@ -79,8 +79,26 @@ ctrd_stop_dir() {
         done
 }
 
+# Kills every task of the private containerd and its shims: a test that failed half-way leaves no
+# process behind (shims and containers outlive containerd).
+ctrd_kill_tasks() {
+        local ns id shim
+        if [ -S "$CTRD_ADDRESS" ]; then
+                for ns in $(ctr -a "$CTRD_ADDRESS" ns ls -q 2>/dev/null); do
+                        for id in $(ctr -a "$CTRD_ADDRESS" -n "$ns" tasks ls -q 2>/dev/null); do
+                                ctr -a "$CTRD_ADDRESS" -n "$ns" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+                        done
+                done
+        fi
+        for shim in $(pgrep -f -- "containerd-shim-runc-v2 .*-address $CTRD_ADDRESS( |\$)" || true); do
+                pkill -KILL -P "$shim" 2>/dev/null || true
+                kill -KILL "$shim" 2>/dev/null || true
+        done
+}
+
 ctrd_cleanup() {
         [ -n "${CTRD_DIR:-}" ] && [ -d "$CTRD_DIR" ] || return 0
+        ctrd_kill_tasks
         ctrd_stop_dir "$CTRD_DIR"
         # Snapshotters may leave mounts below root; never rm -rf through a mount.
         grep -F " $CTRD_DIR/" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true

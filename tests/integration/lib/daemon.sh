@@ -25,6 +25,8 @@ kd_cleanup() {
                 kill -TERM "$KD_PID" 2>/dev/null || true
                 wait "$KD_PID" 2>/dev/null || true
         fi
+        # a test that failed half-way leaves containers: kill them before their cgroups and netns go
+        [ -n "${CTRD_ADDRESS:-}" ] && ctrd_kill_tasks && sleep 0.5
         if [ -n "${KD_NETNS:-}" ] && [ -d "$KD_NETNS" ]; then
                 local ns
                 for ns in "$KD_NETNS"/*; do
