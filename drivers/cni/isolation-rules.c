@@ -208,10 +208,16 @@ static const char *line_bridge(const char *line, size_t len, const char *chain, 
         if (len < 3 + k + 1 || strncmp(line, "-A ", 3) != 0 || strncmp(line + 3, chain, k) != 0 ||
             line[3 + k] != ' ')
                 return NULL;
-        const char *p = memmem(line, len, COMMENT_BRIDGE, strlen(COMMENT_BRIDGE));
+        /* a bridge's RETURN rule, or its DROP rule alone (half of a pair left behind) */
+        const char *prefix = COMMENT_BRIDGE;
+        const char *p = memmem(line, len, prefix, strlen(prefix));
+        if (!p) {
+                prefix = COMMENT_DROP;
+                p = memmem(line, len, prefix, strlen(prefix));
+        }
         if (!p || p == line || (p[-1] != '"' && p[-1] != ' '))
                 return NULL;
-        p += strlen(COMMENT_BRIDGE);
+        p += strlen(prefix);
         size_t n = 0;
         while (p + n < line + len && p[n] != '"' && p[n] != ' ' && n < 63)
                 n++;

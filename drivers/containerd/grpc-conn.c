@@ -455,7 +455,8 @@ void grpc_conn_close(GrpcConn *conn)
         uv_close((uv_handle_t *)&conn->retry_timer, on_timer_closed);
         uv_close((uv_handle_t *)&conn->deadline_timer, on_timer_closed);
         uv_close((uv_handle_t *)&conn->kick_timer, on_timer_closed);
-        grpc_conn_unref(conn); /* the owner's reference */
+        assert(conn->n_ref >= 2);
+        conn->n_ref--; /* the owner's reference; ours still holds it */
         grpc_conn_unref(conn);
 }
 

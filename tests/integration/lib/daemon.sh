@@ -62,6 +62,9 @@ kd_cleanup() {
                         [ -n "$br" ] && command -v iptables >/dev/null &&
                                 iptables -w 5 -D KUKEON-ISOLATION -i "$br" -o "$br" -m comment \
                                         --comment "kukeon:isolation:bridge:$br" -j RETURN 2>/dev/null || true
+                        [ -n "$br" ] && command -v iptables >/dev/null &&
+                                iptables -w 5 -D KUKEON-ISOLATION -i "$br" -m comment \
+                                        --comment "kukeon:isolation:drop:$br" -j DROP 2>/dev/null || true
                 done <"$KD_DIR/bridges"
         fi
         [ -n "${KD_DIR:-}" ] && rm -rf "$KD_DIR"

@@ -149,14 +149,18 @@ static void test_parse_bridges(void **state)
                 "-A KUKEON-ISOLATION -m conntrack --ctstate RELATED,ESTABLISHED -m comment "
                 "--comment \"kukeon:isolation:established\" -j RETURN\n"
                 "-A KUKEON-ISOLATION -i kuke-b -m comment --comment \"kukeon:isolation:drop:kuke-b\" -j "
+                "DROP\n"
+                /* a DROP rule whose RETURN rule is gone still names its bridge */
+                "-A KUKEON-ISOLATION -i kuke-z -m comment --comment \"kukeon:isolation:drop:kuke-z\" -j "
                 "DROP";
         char **v = NULL;
         size_t n = 9;
         assert_int_equal(cni_isolation_parse_bridges(NULL, listing, &v, &n), 0);
-        assert_int_equal(n, 2);
+        assert_int_equal(n, 3);
         assert_string_equal(v[0], "kuke-a");
         assert_string_equal(v[1], "kuke-b");
-        assert_null(v[2]);
+        assert_string_equal(v[2], "kuke-z");
+        assert_null(v[3]);
         cni_strv_free(v);
 
         assert_int_equal(cni_isolation_parse_bridges(NULL, "", &v, &n), 0);
