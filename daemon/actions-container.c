@@ -17,7 +17,7 @@
 #include "daemon/daemon.h"
 #include "drivers/containerd/spec.h"
 
-#define TASK_KILL_TIMEOUT_MS 10000
+#define TASK_KILL_TIMEOUT_MS  10000
 #define CREATE_LEASE_EXPIRE_S 3600
 
 static int cell_dir_path(Daemon *d, const ResourceId *id, char *buf, size_t size)
@@ -143,9 +143,8 @@ static void create_finish(Create *c, int r, const char *fmt, ...)
                 vsnprintf(c->message, sizeof(c->message), fmt, ap);
                 va_end(ap);
         }
-        if (!c->lease[0] ||
-            ctrd_lease_delete(c->d->ctrd, c->ns, c->lease, false, CTRD_MISSING_OK, on_create_lease_deleted, c) <
-                    0)
+        if (!c->lease[0] || ctrd_lease_delete(c->d->ctrd, c->ns, c->lease, false, CTRD_MISSING_OK,
+                                              on_create_lease_deleted, c) < 0)
                 create_end(c, c->r, c->message);
 }
 
@@ -175,7 +174,8 @@ static char *rootfs_read(const CtrdMount *mounts, size_t n, const char *path)
                         continue;
                 for (size_t k = 0; k < m->n_options; k++)
                         if (startswith(m->options[k], "upperdir="))
-                                snprintf(dirs[n_dirs++], PATH_MAX, "%s", m->options[k] + strlen("upperdir="));
+                                snprintf(dirs[n_dirs++], PATH_MAX, "%s",
+                                         m->options[k] + strlen("upperdir="));
                 for (size_t k = 0; k < m->n_options; k++) {
                         if (!startswith(m->options[k], "lowerdir="))
                                 continue;
@@ -406,7 +406,8 @@ static void task_end(TaskCall *t, int r, const char *what, const char *message)
         ActionCall *call = t->call;
         char m[512] = "";
         if (r < 0)
-                snprintf(m, sizeof(m), "%s %s: %s", what, t->id, message && *message ? message : strerror(-r));
+                snprintf(m, sizeof(m), "%s %s: %s", what, t->id,
+                         message && *message ? message : strerror(-r));
         free(t);
         action_call_done(call, r, m);
 }
@@ -501,7 +502,8 @@ int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size)
         ContainerRecord *cr = cell_container_record(op->res, a->container, true);
         if (cr && spec && a->is_restart) {
                 /* after a healthy run the back-off starts over */
-                bool healthy = o && o->started_at > 0 && o->exited_at >= o->started_at + RESTART_HEALTHY_SECONDS;
+                bool healthy =
+                        o && o->started_at > 0 && o->exited_at >= o->started_at + RESTART_HEALTHY_SECONDS;
                 if (healthy)
                         cr->restarts.backoff_seconds = 0;
                 cr->restarts.backoff_seconds = restart_next_backoff(spec, &cr->restarts);

@@ -112,7 +112,8 @@ static void on_named(int r, const char *message, void *userdata)
         job_finish(j, r < 0 ? r : 1, m);
 }
 
-static void on_imported(int r, const char *message, const CtrdImportedImage *images, size_t n, void *userdata)
+static void on_imported(int r, const char *message, const CtrdImportedImage *images, size_t n,
+                        void *userdata)
 {
         ImageJob *j = userdata;
         j->import = NULL;
@@ -141,8 +142,8 @@ static void on_imported(int r, const char *message, const CtrdImportedImage *ima
 
 static bool is_loopback_registry(const char *name)
 {
-        return startswith(name, "127.") || startswith(name, "localhost/") || startswith(name, "localhost:") ||
-               startswith(name, "[::1]");
+        return startswith(name, "127.") || startswith(name, "localhost/") ||
+               startswith(name, "localhost:") || startswith(name, "[::1]");
 }
 
 static const Resource *realm_resource(Daemon *d, const ResourceId *id)
@@ -268,11 +269,13 @@ int action_image_ensure(Op *op, const Action *a, char *msg, size_t msg_size)
                 _cleanup_free_ char *name = NULL;
                 int r = ctrd_image_ref_normalize(spec->reference, &name);
                 if (r < 0) {
-                        snprintf(msg, msg_size, "spec.reference: not an image reference: %s", spec->reference);
+                        snprintf(msg, msg_size, "spec.reference: not an image reference: %s",
+                                 spec->reference);
                         return r;
                 }
                 if (image_source_archive(spec, &archive) < 0) {
-                        snprintf(msg, msg_size, "spec.source: expected oci-archive:PATH or docker-archive:PATH");
+                        snprintf(msg, msg_size,
+                                 "spec.source: expected oci-archive:PATH or docker-archive:PATH");
                         return -EINVAL;
                 }
                 return image_job_join(op, a, ns, name, archive, msg, msg_size);

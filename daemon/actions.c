@@ -168,7 +168,8 @@ static void on_ns_leases(int r, const char *message, const char *const *ids, siz
                 ns_empty_fail(e, r, message);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 e->n_pending++;
-                int k = ctrd_lease_delete(e->d->ctrd, e->ns, ids[i], true, CTRD_MISSING_OK, on_ns_removed, e);
+                int k = ctrd_lease_delete(e->d->ctrd, e->ns, ids[i], true, CTRD_MISSING_OK, on_ns_removed,
+                                          e);
                 if (k < 0) {
                         e->n_pending--;
                         ns_empty_fail(e, k, NULL);
@@ -196,7 +197,8 @@ static void on_ns_images(int r, const char *message, const char *const *names, s
                 ns_empty_fail(e, r, message);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 e->n_pending++;
-                int k = ctrd_image_delete(e->d->ctrd, e->ns, names[i], true, CTRD_MISSING_OK, on_ns_removed, e);
+                int k = ctrd_image_delete(e->d->ctrd, e->ns, names[i], true, CTRD_MISSING_OK, on_ns_removed,
+                                          e);
                 if (k < 0) {
                         e->n_pending--;
                         ns_empty_fail(e, k, NULL);
@@ -210,7 +212,7 @@ static void ns_empty_step(NsEmpty *e)
 {
         if (--e->n_pending > 0)
                 return;
-        void (*next)(NsEmpty *e) = e->next;
+        void (*next)(NsEmpty * e) = e->next;
         if (e->r >= 0 && next)
                 next(e);
         else

@@ -63,7 +63,7 @@ typedef struct Recorded {
         char cgroup_path[512];
         int64_t created_at;
         int64_t ready_at;
-        char *restarted_at; /* cell: the restart annotation acted on; owned */
+        char *restarted_at;          /* cell: the restart annotation acted on; owned */
         ContainerRecord *containers; /* cell: owned */
         size_t n_containers;
         /* image */
@@ -114,11 +114,11 @@ typedef struct ContainerExtra {
 
 /* An image the cell's containers need, as the observation found it in the realm's namespace. */
 typedef struct CellImage {
-        char *name;       /* normalized reference; owned */
-        bool is_present;  /* record, config and the unpacked top layer are there */
-        json_t *process;  /* the image config's "config" object (a reference), or NULL */
-        char *chain_id;   /* owned */
-        char *digest;     /* the manifest's digest; owned */
+        char *name;        /* normalized reference; owned */
+        bool is_present;   /* record, config and the unpacked top layer are there */
+        json_t *process;   /* the image config's "config" object (a reference), or NULL */
+        char *chain_id;    /* owned */
+        char *digest;      /* the manifest's digest; owned */
         char *stop_signal; /* owned */
 } CellImage;
 

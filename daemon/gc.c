@@ -215,6 +215,39 @@ static void on_isolation_list(int r, const char *message, char *const *bridges, 
         }
 }
 
+/* Leases of ours ("kukeon-<ns since the epoch>-<hex>") taken before this kukeond started belong to a
+ * process that is gone (killed between Snapshots.Prepare and Containers.Create, or during a pull): what
+ * they hold is garbage as soon as they go. Leases of this process are never touched. */
+static void on_gc_lease_deleted(int r, const char *message, void *userdata)
+{
+        GcNamespace *g = userdata;
+        if (r < 0)
+                log_debug(&g->d->log, "Removing a stale lease in %s: %s", g->ns, message);
+        free(g);
+}
+
+static void on_gc_leases(int r, const char *message, const char *const *ids, size_t n, void *userdata)
+{
+        GcNamespace *g = userdata;
+        Daemon *d = g->d;
+        (void)message;
+        for (size_t i = 0; r >= 0 && !d->is_stopping && i < n; i++) {
+                long long ns_epoch = 0;
+                if (sscanf(ids[i], "kukeon-%19lld-", &ns_epoch) != 1 ||
+                    ns_epoch / 1000000000 >= (long long)d->started_at)
+                        continue;
+                GcNamespace *del = malloc(sizeof(*del));
+                if (!del)
+                        break;
+                *del = *g;
+                log_info(&d->log, "Removing stale lease %s in %s", ids[i], g->ns);
+                if (ctrd_lease_delete(d->ctrd, g->ns, ids[i], false, CTRD_MISSING_OK, on_gc_lease_deleted,
+                                      del) < 0)
+                        free(del);
+        }
+        free(g);
+}
+
 static void on_gc_namespaces(int r, const char *message, const CtrdNamespace *namespaces, size_t n,
                              void *userdata)
 {
@@ -236,6 +269,12 @@ static void on_gc_namespaces(int r, const char *message, const CtrdNamespace *na
                         continue;
                 g->d = d;
                 snprintf(g->ns, sizeof(g->ns), "%s", namespaces[i].name);
+                GcNamespace *l = malloc(sizeof(*l));
+                if (l) {
+                        *l = *g;
+                        if (ctrd_lease_list(d->ctrd, l->ns, on_gc_leases, l) < 0)
+                                free(l);
+                }
                 if (ctrd_container_list(d->ctrd, g->ns, NULL, 0, on_gc_containers, g) < 0)
                         free(g);
         }

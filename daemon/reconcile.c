@@ -60,7 +60,6 @@ static void mark_if_cell_of_realm(Resource *r, void *userdata)
                 daemon_mark_dirty(m->d, r);
 }
 
-
 static void on_pump_idle(uv_idle_t *h)
 {
         uv_idle_stop(h);
@@ -487,8 +486,9 @@ static int op_plan_cell(Op *op)
                             .now = time_now()};
         k = plan_cell(&in, &op->plan);
         if (k >= 0 && self_cell_note(op))
-                snprintf(op->plan.message, sizeof(op->plan.message), "kukeond " KUKEON_VERSION " runs as pid %d%s",
-                         (int)getpid(), d->is_ctrd_ready ? "" : "; containerd is not reachable");
+                snprintf(op->plan.message, sizeof(op->plan.message),
+                         "kukeond " KUKEON_VERSION " runs as pid %d%s", (int)getpid(),
+                         d->is_ctrd_ready ? "" : "; containerd is not reachable");
         return k;
 }
 
@@ -502,8 +502,8 @@ static int op_plan_image(Op *op)
                 snprintf(r->rec.image_digest, sizeof(r->rec.image_digest), "%s", strempty(im->digest));
                 op->plan = (Plan){.state = STATE_READY};
                 snprintf(op->plan.reason, sizeof(op->plan.reason), "Available");
-                snprintf(op->plan.message, sizeof(op->plan.message), "%s is unpacked in the realm's namespace",
-                         im->name);
+                snprintf(op->plan.message, sizeof(op->plan.message),
+                         "%s is unpacked in the realm's namespace", im->name);
                 return 0;
         }
         op->plan = (Plan){.state = STATE_PENDING, .actions = calloc(1, sizeof(Action)), .n = 1};

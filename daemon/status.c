@@ -315,8 +315,9 @@ static void self_cell_stopped(Resource *r, void *userdata)
                                        : NULL;
         bool is_self = false;
         for (size_t i = 0; spec && i < spec->n_containers; i++) {
-                ContainerRecord *cr =
-                        spec->containers[i].external ? cell_container_record(r, spec->containers[i].id, true) : NULL;
+                ContainerRecord *cr = spec->containers[i].external
+                                              ? cell_container_record(r, spec->containers[i].id, true)
+                                              : NULL;
                 if (!cr)
                         continue;
                 cr->state = STATE_STOPPED;
@@ -324,7 +325,8 @@ static void self_cell_stopped(Resource *r, void *userdata)
                 cr->finished_at = time_now();
                 is_self = true;
         }
-        if (is_self && status_write(d, r, r->digest, STATE_STOPPED, "DaemonStopped", "kukeond is not running") < 0)
+        if (is_self &&
+            status_write(d, r, r->digest, STATE_STOPPED, "DaemonStopped", "kukeond is not running") < 0)
                 log_warning(&d->log, "Failed to write the status of the kukeond cell");
 }
 
