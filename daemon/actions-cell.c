@@ -14,6 +14,7 @@ static void on_netns_created(int r, void *userdata)
 {
         ActionCall *c = userdata;
         char m[512] = "";
+        res_stamp(c->op->d, c->op->res, "recv netns.Create r=%d", r); /* BENCH STAMP */
         if (r < 0)
                 snprintf(m, sizeof(m), "pinning the network namespace %s: %s", c->op->res->rec.netns,
                          strerror(-r));
@@ -31,6 +32,7 @@ int action_netns_create(Op *op, const Action *a, char *msg, size_t msg_size)
         ActionCall *c = action_call_new(op, a);
         if (!c)
                 return -ENOMEM;
+        res_stamp(d, res, "send netns.Create"); /* BENCH STAMP */
         int r = cni_netns_create_async(&d->loop, d->config.netns_dir, res->rec.netns, on_netns_created, c);
         if (r < 0) {
                 free(c);
@@ -46,7 +48,9 @@ int action_netns_delete(Op *op, const Action *a, char *msg, size_t msg_size)
         Resource *res = op->res;
         if (!res->rec.netns[0] && cell_netns_name(&a->id, res->rec.netns, sizeof(res->rec.netns)) < 0)
                 return -ENAMETOOLONG;
+        res_stamp(op->d, res, "send netns.Delete"); /* BENCH STAMP */
         int r = cni_netns_delete(op->d->config.netns_dir, res->rec.netns);
+        res_stamp(op->d, res, "recv netns.Delete r=%d", r); /* BENCH STAMP */
         if (r < 0)
                 snprintf(msg, msg_size, "unpinning the network namespace %s: %s", res->rec.netns,
                          strerror(-r));
@@ -79,6 +83,8 @@ static void on_cni_done(int r, const char *message, const CniResult *result, voi
         ActionCall *c = userdata;
         Resource *res = c->op->res;
         c->op->cni_op = NULL;
+        res_stamp(c->op->d, res, "recv cni.%s r=%d", c->action.type == ACTION_CNI_ADD ? "Add" : "Del",
+                  r); /* BENCH STAMP */
         if (r >= 0 && c->action.type == ACTION_CNI_ADD)
                 snprintf(res->rec.ip, sizeof(res->rec.ip), "%s", result && result->ip ? result->ip : "");
         if (r >= 0 && c->action.type == ACTION_CNI_DEL)
@@ -112,6 +118,7 @@ static int cni_call(Op *op, const Action *a, char *msg, size_t msg_size)
                 return -ENOMEM;
         }
         res->is_live = true;
+        res_stamp(d, res, "send cni.%s", a->type == ACTION_CNI_ADD ? "Add" : "Del"); /* BENCH STAMP */
         if (a->type == ACTION_CNI_ADD)
                 r = cni_exec_add(&d->loop, &rt, conflist, &att, on_cni_done, c, &op->cni_op);
         else

@@ -130,6 +130,7 @@ static void on_create_lease_deleted(int r, const char *message, void *userdata)
         Create *c = userdata;
         (void)r;
         (void)message; /* it expires by itself when this fails */
+        res_stamp(c->d, c->call->op->res, "recv ctrd.LeaseDelete r=%d", r); /* BENCH STAMP */
         create_end(c, c->r, c->message);
 }
 
@@ -143,6 +144,8 @@ static void create_finish(Create *c, int r, const char *fmt, ...)
                 vsnprintf(c->message, sizeof(c->message), fmt, ap);
                 va_end(ap);
         }
+        if (c->lease[0])
+                res_stamp(c->d, c->call->op->res, "send ctrd.LeaseDelete"); /* BENCH STAMP */
         if (!c->lease[0] || ctrd_lease_delete(c->d->ctrd, c->ns, c->lease, false, CTRD_MISSING_OK,
                                               on_create_lease_deleted, c) < 0)
                 create_end(c, c->r, c->message);
@@ -151,6 +154,8 @@ static void create_finish(Create *c, int r, const char *fmt, ...)
 static void on_container_created(int r, const char *message, void *userdata)
 {
         Create *c = userdata;
+        res_stamp(c->d, c->call->op->res, "recv ctrd.ContainerCreate %s r=%d", c->spec->id,
+                  r); /* BENCH STAMP */
         if (r < 0)
                 create_finish(c, r, "creating container %s: %s", c->id, message);
         else
@@ -227,6 +232,7 @@ static void on_rootfs_prepared(int r, const char *message, const CtrdMount *moun
         Daemon *d = c->d;
         Op *op = c->call->op;
         const ResourceId *cell = &op->res->id;
+        res_stamp(d, op->res, "recv ctrd.SnapshotPrepare %s r=%d", c->spec->id, r); /* BENCH STAMP */
         if (r < 0) {
                 create_finish(c, r, "preparing the root filesystem of %s: %s", c->id, message);
                 return;
@@ -292,6 +298,7 @@ static void on_rootfs_prepared(int r, const char *message, const CtrdMount *moun
                                   .group = op->res->rec.netns,
                                   .stop_signal = c->image->stop_signal,
                                   .runc = {.root = *d->config.runc_root ? d->config.runc_root : NULL}};
+        res_stamp(d, op->res, "send ctrd.ContainerCreate %s", c->spec->id); /* BENCH STAMP */
         r = ctrd_container_create(d->ctrd, c->ns, &cc, CTRD_EXIST_OK, on_container_created, c);
         if (r < 0)
                 create_finish(c, r, "creating container %s: %s", c->id, strerror(-r));
@@ -301,6 +308,7 @@ static void on_create_lease(int r, const char *message, const char *id, void *us
 {
         Create *c = userdata;
         Op *op = c->call->op;
+        res_stamp(c->d, op->res, "recv ctrd.LeaseCreate r=%d", r); /* BENCH STAMP */
         if (r < 0) {
                 create_finish(c, r, "taking a lease: %s", message);
                 return;
@@ -315,6 +323,7 @@ static void on_create_lease(int r, const char *message, const char *id, void *us
                                  .labels = labels,
                                  .n_labels = n_labels,
                                  .lease = c->lease};
+        res_stamp(c->d, op->res, "send ctrd.SnapshotPrepare %s", c->spec->id); /* BENCH STAMP */
         r = ctrd_snapshot_prepare(c->d->ctrd, c->ns, &p, CTRD_EXIST_OK, on_rootfs_prepared, c);
         if (r < 0)
                 create_finish(c, r, "preparing the root filesystem of %s: %s", c->id, strerror(-r));
@@ -349,6 +358,7 @@ int action_container_create(Op *op, const Action *a, char *msg, size_t msg_size)
                 snprintf(cr->containerd_id, sizeof(cr->containerd_id), "%s", c->id);
                 snprintf(cr->image_digest, sizeof(cr->image_digest), "%s", strempty(image->digest));
         }
+        res_stamp(d, op->res, "send ctrd.LeaseCreate"); /* BENCH STAMP */
         int r = ctrd_lease_create(d->ctrd, c->ns, CREATE_LEASE_EXPIRE_S, on_create_lease, c);
         if (r < 0) {
                 free(c->call);
@@ -366,6 +376,8 @@ static void on_teardown(int r, const char *message, const CtrdTaskExit *exit, vo
         ActionCall *call = userdata;
         (void)exit;
         char m[512];
+        res_stamp(call->op->d, call->op->res, "recv ctrd.Teardown %s r=%d", call->action.container,
+                  r); /* BENCH STAMP */
         snprintf(m, sizeof(m), "removing container %s: %s", call->action.container, message);
         action_call_done(call, r < 0 ? r : 1, m);
 }
@@ -382,6 +394,7 @@ int action_container_delete(Op *op, const Action *a, char *msg, size_t msg_size)
         if (!call)
                 return -ENOMEM;
         CtrdTeardown t = {.id = id, .grace_ms = 0, .kill_timeout_ms = TASK_KILL_TIMEOUT_MS};
+        res_stamp(d, op->res, "send ctrd.Teardown %s", a->container); /* BENCH STAMP */
         int r = ctrd_container_teardown(d->ctrd, &d->loop, ns, &t, on_teardown, call);
         if (r < 0) {
                 free(call);
@@ -416,6 +429,8 @@ static void on_task_started(int r, const char *message, uint32_t pid, void *user
 {
         TaskCall *t = userdata;
         Op *op = t->call->op;
+        res_stamp(t->d, op->res, "recv ctrd.TaskStart %s r=%d pid=%u", t->call->action.container, r,
+                  pid); /* BENCH STAMP: the container runs */
         if (r >= 0) {
                 ContainerRecord *cr = cell_container_record(op->res, t->call->action.container, true);
                 if (cr) {
@@ -432,10 +447,14 @@ static void on_task_created(int r, const char *message, uint32_t pid, void *user
 {
         TaskCall *t = userdata;
         (void)pid;
+        res_stamp(t->d, t->call->op->res, "recv ctrd.TaskCreate %s r=%d", t->call->action.container,
+                  r); /* BENCH STAMP */
         if (r < 0) {
                 task_end(t, r, "creating the task of", message);
                 return;
         }
+        res_stamp(t->d, t->call->op->res, "send ctrd.TaskStart %s",
+                  t->call->action.container); /* BENCH STAMP */
         r = ctrd_task_start(t->d->ctrd, t->ns, t->id, on_task_started, t);
         if (r < 0)
                 task_end(t, r, "starting the task of", NULL);
@@ -444,6 +463,8 @@ static void on_task_created(int r, const char *message, uint32_t pid, void *user
 static void task_create(TaskCall *t)
 {
         CtrdTaskCreate tc = {.container_id = t->id, .stdout_path = t->log_path};
+        res_stamp(t->d, t->call->op->res, "send ctrd.TaskCreate %s",
+                  t->call->action.container); /* BENCH STAMP */
         int r = ctrd_task_create(t->d->ctrd, t->ns, &tc, 0, on_task_created, t);
         if (r < 0)
                 task_end(t, r, "creating the task of", NULL);
@@ -453,6 +474,8 @@ static void on_old_task_deleted(int r, const char *message, const CtrdTaskExit *
 {
         TaskCall *t = userdata;
         (void)exit;
+        res_stamp(t->d, t->call->op->res, "recv ctrd.TaskDelete %s r=%d", t->call->action.container,
+                  r); /* BENCH STAMP */
         if (r < 0) {
                 task_end(t, r, "deleting the exited task of", message);
                 return;
@@ -513,8 +536,10 @@ int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size)
                 cr->restarts = (RestartMemory){0}; /* started by hand (a cell restart): it starts over */
         }
         if (o && o->task == TASK_CREATED) {
+                res_stamp(d, op->res, "send ctrd.TaskStart %s", a->container); /* BENCH STAMP */
                 r = ctrd_task_start(d->ctrd, t->ns, t->id, on_task_started, t);
         } else if (o && o->task != TASK_NONE) {
+                res_stamp(d, op->res, "send ctrd.TaskDelete %s", a->container); /* BENCH STAMP */
                 r = ctrd_task_delete(d->ctrd, t->ns, t->id, CTRD_MISSING_OK, on_old_task_deleted, t);
         } else {
                 task_create(t);
@@ -529,9 +554,20 @@ int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size)
         return ACTION_ASYNC;
 }
 
+static void on_stopped_task_deleted(int r, const char *message, const CtrdTaskExit *exit, void *userdata)
+{
+        ActionCall *call = userdata;
+        (void)exit;
+        char m[512];
+        snprintf(m, sizeof(m), "deleting the stopped task of %s: %s", call->action.container, message);
+        action_call_done(call, r < 0 ? r : 1, m);
+}
+
 static void on_task_stopped(int r, const char *message, const CtrdTaskExit *exit, void *userdata)
 {
         ActionCall *call = userdata;
+        res_stamp(call->op->d, call->op->res, "recv ctrd.TaskStop %s r=%d", call->action.container,
+                  r); /* BENCH STAMP */
         if (r >= 0 && exit) {
                 ContainerRecord *cr = cell_container_record(call->op->res, call->action.container, true);
                 if (cr) {
@@ -540,9 +576,21 @@ static void on_task_stopped(int r, const char *message, const CtrdTaskExit *exit
                         cr->finished_at = exit->exited_at_ns / 1000000000;
                 }
         }
-        char m[512];
-        snprintf(m, sizeof(m), "stopping the task of %s: %s", call->action.container, message);
-        action_call_done(call, r < 0 ? r : 1, m);
+        if (r < 0) {
+                char m[512];
+                snprintf(m, sizeof(m), "stopping the task of %s: %s", call->action.container, message);
+                action_call_done(call, r, m);
+                return;
+        }
+        /* a task kukeond stopped is deleted at once: a stopped task that stays would read as the workload
+         * having exited by itself (and its restart policy would decide about it) */
+        Op *op = call->op;
+        char ns[NAME_MAX_LEN + 16], id[77];
+        realm_namespace(op->d, &op->res->id, ns, sizeof(ns));
+        container_id_of(op, call->action.container, id);
+        r = ctrd_task_delete(op->d->ctrd, ns, id, CTRD_MISSING_OK, on_stopped_task_deleted, call);
+        if (r < 0)
+                action_call_done(call, r, "deleting the stopped task");
 }
 
 int action_task_stop(Op *op, const Action *a, char *msg, size_t msg_size)
@@ -559,6 +607,8 @@ int action_task_stop(Op *op, const Action *a, char *msg, size_t msg_size)
         if (!call)
                 return -ENOMEM;
         int64_t grace = a->grace_seconds > 0 ? a->grace_seconds : 0;
+        res_stamp(d, op->res, "send ctrd.TaskStop %s grace=%lld", a->container,
+                  (long long)grace); /* BENCH STAMP */
         int r = ctrd_task_stop(d->ctrd, &d->loop, ns, id, sig > 0 ? sig : 0, (uint64_t)grace * 1000,
                                TASK_KILL_TIMEOUT_MS, CTRD_MISSING_OK, on_task_stopped, call);
         if (r < 0) {
@@ -574,6 +624,8 @@ static void on_task_deleted(int r, const char *message, const CtrdTaskExit *exit
         ActionCall *call = userdata;
         (void)exit;
         char m[512];
+        res_stamp(call->op->d, call->op->res, "recv ctrd.TaskDelete %s r=%d", call->action.container,
+                  r); /* BENCH STAMP */
         snprintf(m, sizeof(m), "deleting the task of %s: %s", call->action.container, message);
         action_call_done(call, r < 0 ? r : 1, m);
 }
@@ -589,6 +641,7 @@ int action_task_delete(Op *op, const Action *a, char *msg, size_t msg_size)
         ActionCall *call = action_call_new(op, a);
         if (!call)
                 return -ENOMEM;
+        res_stamp(d, op->res, "send ctrd.TaskDelete %s", a->container); /* BENCH STAMP */
         int r = ctrd_task_delete(d->ctrd, ns, id, CTRD_MISSING_OK, on_task_deleted, call);
         if (r < 0) {
                 free(call);

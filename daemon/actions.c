@@ -63,7 +63,9 @@ void action_call_done(ActionCall *call, int r, const char *message)
 int action_cgroup_ensure(Op *op, const Action *a, char *msg, size_t msg_size)
 {
         op->res->is_live = true;
+        res_stamp(op->d, op->res, "send cg.Ensure"); /* BENCH STAMP */
         int r = cg_ensure(op->d->cg, &a->id);
+        res_stamp(op->d, op->res, "recv cg.Ensure r=%d", r); /* BENCH STAMP */
         if (r < 0)
                 snprintf(msg, msg_size, "creating the cgroup %s: %s", op->res->rec.cgroup_path,
                          strerror(-r));
@@ -86,7 +88,9 @@ int action_cgroup_set_limits(Op *op, const Action *a, char *msg, size_t msg_size
 
 int action_cgroup_remove(Op *op, const Action *a, char *msg, size_t msg_size)
 {
+        res_stamp(op->d, op->res, "send cg.Remove"); /* BENCH STAMP */
         int r = cg_remove(op->d->cg, &a->id);
+        res_stamp(op->d, op->res, "recv cg.Remove r=%d", r); /* BENCH STAMP */
         if (r == -EBUSY)
                 snprintf(msg, msg_size, "the cgroup %s still holds processes", op->res->rec.cgroup_path);
         else if (r < 0)

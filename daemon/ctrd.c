@@ -43,6 +43,8 @@ static void mark_event_target(Resource *r, void *userdata)
 static void on_event(const CtrdEvent *ev, void *userdata)
 {
         Daemon *d = userdata;
+        log_stamp(&d->log, "daemon - ctrd-event %s %s/%s", ev->topic, ev->ns,
+                  ev->container_id); /* BENCH STAMP */
         switch (ev->type) {
         case CTRD_EVENT_TASK_EXIT:
         case CTRD_EVENT_TASK_OOM:
@@ -93,6 +95,7 @@ static void on_ctrd_state(GrpcConn *conn, GrpcConnState state, int reason, void 
         if (d->is_stopping)
                 return;
         if (state == GRPC_CONN_READY) {
+                log_stamp(&d->log, "daemon - ctrd-ready"); /* BENCH STAMP */
                 d->is_ctrd_ready = true;
                 d->ctrd_error[0] = '\0';
                 log_info(&d->log, "Connected to containerd at %s: resyncing", d->config.containerd_socket);

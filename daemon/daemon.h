@@ -235,6 +235,14 @@ bool resource_id_equal(const ResourceId *a, const ResourceId *b);
 /* The parent of a resource (a realm has none: returns false). */
 bool resource_parent_id(const ResourceId *id, ResourceId *ret);
 const char *resource_qualified(const ResourceId *id, char *buf, size_t size);
+/* BENCH STAMP (tests/bench/): log_stamp() of a phase of r's convergence, "stamp <t> <kind> <qualified>
+ * <text>"; nothing is evaluated unless the level is debug. */
+#define res_stamp(d, r, ...)                                                                                \
+        do {                                                                                                \
+                if ((d)->log.max_level >= LOG_DEBUG)                                                        \
+                        resource_stamp(d, r, __VA_ARGS__);                                                  \
+        } while (0)
+void resource_stamp(const Daemon *d, const Resource *r, const char *fmt, ...) _printf_(3, 4);
 /* Seeds rec from a status document read from disk. */
 void recorded_from_status(Recorded *rec, const Status *st);
 void recorded_done(Recorded *rec);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "daemon/log.h"
 
@@ -51,4 +52,18 @@ int log_full_errno(const Log *log, int level, int r, const char *fmt, ...)
         else
                 fprintf(stderr, "kukeond: %s\n", line);
         return ret;
+}
+
+/* bench phase stamps: see log.h */
+void log_stamp_full(const Log *log, const char *fmt, ...)
+{
+        struct timespec ts;
+        char text[1024];
+        va_list ap;
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        (void)log_full_errno(log, LOG_DEBUG, 0, "stamp %lld.%09ld %s", (long long)ts.tv_sec, ts.tv_nsec,
+                             text);
 }

@@ -32,3 +32,14 @@ int log_full_errno(const Log *log, int level, int r, const char *fmt, ...) _prin
 #define log_notice(log, ...)           (void)log_full_errno(log, LOG_NOTICE, 0, __VA_ARGS__)
 #define log_info(log, ...)             (void)log_full_errno(log, LOG_INFO, 0, __VA_ARGS__)
 #define log_debug(log, ...)            (void)log_full_errno(log, LOG_DEBUG, 0, __VA_ARGS__)
+
+/* ---- bench phase stamps (tests/bench/, docs/performance.md) ----
+ * One debug line "stamp <CLOCK_MONOTONIC seconds.nanoseconds> <text>", from which the benchmark harness
+ * computes where the time of a convergence went. Call log_stamp(): it checks the level before the clock
+ * is read or an argument is evaluated, so stamps cost one comparison when debug is off. */
+void log_stamp_full(const Log *log, const char *fmt, ...) _printf_(2, 3);
+#define log_stamp(log, ...)                                                                                 \
+        do {                                                                                                \
+                if ((log)->max_level >= LOG_DEBUG)                                                          \
+                        log_stamp_full(log, __VA_ARGS__);                                                   \
+        } while (0)

@@ -196,6 +196,7 @@ static int daemon_run(Daemon *d)
                 return log_error_errno(&d->log, r, "Failed to lock %s/kukeond.pid: %m", d->config.state_dir);
         d->pid_fd = r;
         d->started_at = time_now();
+        log_stamp(&d->log, "daemon - start pid=%d", (int)getpid()); /* BENCH STAMP */
         if ((r = open_drivers(d)) < 0 || (r = uv_loop_init(&d->loop)) < 0)
                 return r;
         d->has_loop = true;

@@ -86,6 +86,7 @@ static void on_top_layer(int r, const char *message, const CtrdSnapshotInfo *inf
         Op *op = l->op;
         CellImage *im = &op->images[l->index];
         free(l);
+        res_stamp(op->d, op->res, "recv ctrd.SnapshotStat r=%d", r); /* BENCH STAMP */
         if (r >= 0)
                 im->is_present = info->kind == CTRD_SNAPSHOT_COMMITTED;
         else if (r != -ENOENT)
@@ -99,6 +100,7 @@ static void on_image_config(int r, const char *message, const CtrdImageConfig *c
         Op *op = l->op;
         Daemon *d = op->d;
         CellImage *im = &op->images[l->index];
+        res_stamp(d, op->res, "recv ctrd.ImageConfig r=%d", r); /* BENCH STAMP */
         if (r == -ENOENT || op->is_cancelled) {
                 free(l);
                 step_done(op, NULL);
@@ -123,6 +125,7 @@ static void on_image_config(int r, const char *message, const CtrdImageConfig *c
         im->process = config->process ? json_incref((json_t *)config->process) : NULL;
         char ns[NAME_MAX_LEN + 16];
         realm_namespace(d, &op->res->id, ns, sizeof(ns));
+        res_stamp(d, op->res, "send ctrd.SnapshotStat"); /* BENCH STAMP */
         r = ctrd_snapshot_stat(d->ctrd, ns, NULL, im->chain_id, on_top_layer, l);
         if (r < 0) {
                 free(l);
@@ -185,6 +188,7 @@ void observe_images_lookup(Op *op)
                 }
                 *l = (ImageLookup){op, i};
                 op->n_observing++;
+                res_stamp(d, op->res, "send ctrd.ImageConfig %s", op->images[i].name); /* BENCH STAMP */
                 int r = ctrd_image_config_get(d->ctrd, ns, op->images[i].name, on_image_config, l);
                 if (r < 0) {
                         free(l);
@@ -246,6 +250,7 @@ static void on_task(int r, const char *message, const CtrdTask *task, void *user
         Op *op = l->op;
         ObservedContainer *o = &op->obs[l->index];
         free(l);
+        res_stamp(op->d, op->res, "recv ctrd.TaskGet r=%d", r); /* BENCH STAMP */
         if (r >= 0) {
                 o->task = task_status(task->status);
                 o->pid = task->pid;
@@ -272,6 +277,7 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
 {
         Op *op = userdata;
         Daemon *d = op->d;
+        res_stamp(d, op->res, "recv ctrd.ContainerList r=%d n=%zu", r, n); /* BENCH STAMP */
         if (r < 0) {
                 op->n_observing = 1;
                 observe_fail(op, r, "listing the cell's containers", message);
@@ -322,6 +328,7 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
                 }
                 *l = (TaskLookup){op, i};
                 op->n_observing++;
+                res_stamp(d, op->res, "send ctrd.TaskGet %s", op->obs_extra[i].name); /* BENCH STAMP */
                 int k = ctrd_task_get(d->ctrd, ns, op->obs_extra[i].containerd_id, on_task, l);
                 if (k < 0) {
                         free(l);
@@ -351,6 +358,7 @@ void observe_cell_containers(Op *op)
                                     {CTRD_LABEL_CELL, id->cell}};
         _cleanup_free_ char *filter = ctrd_filter_labels(labels, ARRAY_SIZE(labels));
         const char *filters[] = {filter};
+        res_stamp(d, op->res, "send ctrd.ContainerList"); /* BENCH STAMP */
         int r = filter ? ctrd_container_list(d->ctrd, ns, filters, 1, on_containers, op) : -ENOMEM;
         if (r < 0)
                 op_observed(op, r, "listing the cell's containers");

@@ -250,9 +250,22 @@ static void observe_cell(Op *op)
                 r->rec.netns[0] = '\0';
         int k = r->rec.netns[0] ? cni_netns_check(d->config.netns_dir, r->rec.netns) : 0;
         o->netns_exists = k > 0;
-        /* the recorded address stands for the attachment: CNI ADD records it, NETNS_CREATE and CNI DEL
-         * clear it */
-        o->net_attached = r->rec.ip[0] && (o->netns_exists || op->desire != DESIRE_PRESENT);
+        /* the attachment is what the netns holds: eth0 with an address. An address CNI ADD gave that
+         * never reached the record (kukeond killed in between) is adopted, so ADD is never repeated for
+         * a live netns (host-local would hand out a second address) */
+        CniCellObserved co = {0};
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", d->config.netns_dir, r->rec.netns);
+        bool seen = o->netns_exists && cni_observe_cell(path, NULL, &co) >= 0;
+        if (seen && co.link.has_link && !r->rec.ip[0] && co.link.n_addrs > 0)
+                snprintf(r->rec.ip, sizeof(r->rec.ip), "%.*s", (int)strcspn(co.link.addrs[0], "/"),
+                         co.link.addrs[0]);
+        if (op->desire != DESIRE_PRESENT)
+                o->net_attached = r->rec.ip[0] || (seen && co.link.has_link);
+        else if (seen)
+                o->net_attached = r->rec.ip[0] && cni_link_has_ip(&co.link, r->rec.ip);
+        else
+                o->net_attached = r->rec.ip[0] && o->netns_exists; /* could not look: as recorded */
         o->hosts_current = op->desire != DESIRE_PRESENT || cell_hosts_current(op);
 }
 
@@ -261,6 +274,7 @@ static void on_namespace_list(int k, const char *message, const CtrdNamespace *n
 {
         Op *op = userdata;
         Resource *r = op->res;
+        res_stamp(op->d, r, "recv ctrd.NamespaceList r=%d", k); /* BENCH STAMP */
         if (k < 0) {
                 char m[384];
                 snprintf(m, sizeof(m), "listing containerd namespaces: %s",
@@ -292,7 +306,10 @@ void op_observe(Op *op)
                 return;
         }
         bool exists = false, limits = true;
-        if ((k = observe_cgroup(op, &exists, &limits)) < 0) {
+        res_stamp(d, r, "send cg.Observe"); /* BENCH STAMP */
+        k = observe_cgroup(op, &exists, &limits);
+        res_stamp(d, r, "recv cg.Observe r=%d", k); /* BENCH STAMP */
+        if (k < 0) {
                 op_observed(op, k, op->message);
                 return;
         }
@@ -310,6 +327,7 @@ void op_observe(Op *op)
                         op_observed(op, 0, NULL);
                 return;
         }
+        res_stamp(d, r, "send ctrd.NamespaceList"); /* BENCH STAMP */
         if (!d->ctrd || !d->is_ctrd_ready)
                 k = -ENOTCONN;
         else

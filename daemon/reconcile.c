@@ -208,7 +208,9 @@ static void op_complete(Op *op)
                         r->rec.restarted_at = seen;
                 }
         }
+        res_stamp(d, r, "send fs.Status"); /* BENCH STAMP */
         int w = status_update(d, r, op);
+        res_stamp(d, r, "recv fs.Status r=%d", w); /* BENCH STAMP */
         if (w < 0)
                 log_warning_errno(&d->log, w, "Failed to write the status of %s \"%s\": %m",
                                   kind_to_string(r->id.kind), resource_qualified(&r->id, q, sizeof(q)));
@@ -253,11 +255,16 @@ static void op_complete(Op *op)
                                  resource_qualified(&r->id, q, sizeof(q)));
                 daemon_mark_parent(d, r);
         }
+        res_stamp(d, r, "round-end state=%s ready=%d requeue=%d wrote=%d error=%d",
+                  state_to_string(op->plan.state), r->is_ready, requeue, w > 0, op->error); /* BENCH STAMP */
         op_finish(op, requeue);
 }
 
 void op_action_done(Op *op, const Action *a, int r, const char *message)
 {
+        if (a->type != ACTION_WAKE_AT) /* BENCH STAMP (the held pseudo-action aside) */
+                res_stamp(op->d, op->res, "act-done %s %s r=%d", action_type_to_string(a->type),
+                          a->container, r);
         if (r < 0 && !op->error) {
                 op->error = r;
                 op->failed_action = (int)a->type;
@@ -296,6 +303,7 @@ static void op_execute(Op *op)
                 char msg[512] = "";
                 op->n_pending++;
                 op->n_run++;
+                res_stamp(d, r, "act %s %s", action_type_to_string(a->type), a->container); /* BENCH STAMP */
                 int rr = h->run(op, a, msg, sizeof(msg));
                 if (rr != ACTION_ASYNC)
                         op_action_done(op, a, rr, msg);
@@ -557,7 +565,10 @@ void op_observed(Op *op, int r, const char *message)
                 return;
         }
         op->has_observation = true;
+        res_stamp(op->d, op->res, "observed"); /* BENCH STAMP */
         r = op_plan(op);
+        res_stamp(op->d, op->res, "planned n=%zu state=%s reason=%s", op->plan.n,
+                  state_to_string(op->plan.state), op->plan.reason); /* BENCH STAMP */
         if (r < 0) {
                 op->error = r;
                 snprintf(op->message, sizeof(op->message), "planning: %s", strerror(-r));
@@ -604,6 +615,7 @@ static void op_start(Daemon *d, Resource *r)
         op->had_status = r->status != NULL;
         r->op = op;
         d->n_ops++;
+        res_stamp(d, r, "round"); /* BENCH STAMP */
         if (r->desire == DESIRE_INVALID || r->desire == DESIRE_INVALID_PARENT) {
                 /* left as it is: a typo never tears anything down */
                 int w = status_update_frozen(d, r);

@@ -171,6 +171,18 @@ const char *resource_qualified(const ResourceId *id, char *buf, size_t size)
         return buf;
 }
 
+/* BENCH STAMP: see daemon.h */
+void resource_stamp(const Daemon *d, const Resource *r, const char *fmt, ...)
+{
+        char q[320], text[768];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        log_stamp_full(&d->log, "%s %s %s", kind_to_string(r->id.kind),
+                       resource_qualified(&r->id, q, sizeof(q)), text);
+}
+
 static void copy_field(char *dst, size_t size, const char *src)
 {
         if (src)

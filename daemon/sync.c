@@ -94,6 +94,7 @@ static void check_gone(Resource *r, void *userdata)
 int daemon_scan(Daemon *d, bool full)
 {
         Tree t = {0};
+        log_stamp(&d->log, "daemon - scan full=%d", full); /* BENCH STAMP */
         int r = store_scan(d->store, TREE_WITH_STATUS | TREE_WITH_ORPHANS, &t);
         if (r < 0) {
                 daemon_set_last_error(d, "scanning %s: %s", d->config.run_path, strerror(-r));
@@ -135,6 +136,8 @@ int daemon_scan(Daemon *d, bool full)
         for (size_t i = 0; i < g.n_drop; i++)
                 resource_drop(d, g.drop[i]);
         free(g.drop);
+        log_stamp(&d->log, "daemon - scanned resources=%zu changed=%zu", d->table.n,
+                  n_changed); /* BENCH STAMP */
         log_debug(&d->log, "Scanned the run path%s: %zu resources, %zu changed",
                   full ? " (full resync)" : "", d->table.n, n_changed);
         return 0;
@@ -170,6 +173,7 @@ void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
         ResourceId id;
         FileRole role;
 
+        log_stamp(&d->log, "path %s event 0x%x", relpath, mask); /* BENCH STAMP: the event is read */
         if (mask & WATCHER_READY) {
                 log_debug(&d->log, "Watching %s", d->config.run_path);
                 return;
