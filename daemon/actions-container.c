@@ -281,13 +281,17 @@ static void on_rootfs_prepared(int r, const char *message, const CtrdMount *moun
                 create_finish(c, -ENOMEM, NULL);
                 return;
         }
-        const char *digest = NULL;
+        const char *digest = NULL, *resources = NULL;
         for (size_t i = 0; i < op->n_want; i++)
-                if (&op->want[i] == c->spec)
+                if (&op->want[i] == c->spec) {
                         digest = op->want_digest[i];
+                        resources = op->want_resources[i];
+                }
         CtrdIdentity ident = {cell->realm, cell->space, cell->stack, cell->cell, c->spec->id, digest};
-        CtrdLabel labels[CTRD_IDENTITY_LABELS_MAX + 1];
+        CtrdLabel labels[CTRD_IDENTITY_LABELS_MAX + 2];
         size_t n_labels = ctrd_identity_labels(&ident, labels);
+        if (resources)
+                labels[n_labels++] = (CtrdLabel){CTRD_LABEL_RESOURCES_DIGEST, resources};
         if (c->is_root)
                 labels[n_labels++] = (CtrdLabel){CTRD_LABEL_CONTAINER_TYPE, "root"};
         CtrdContainerCreate cc = {.id = c->id,
@@ -559,6 +563,8 @@ static void on_stopped_task_deleted(int r, const char *message, const CtrdTaskEx
         ActionCall *call = userdata;
         (void)exit;
         char m[512];
+        res_stamp(call->op->d, call->op->res, "recv ctrd.TaskDelete %s r=%d", call->action.container,
+                  r); /* BENCH STAMP */
         snprintf(m, sizeof(m), "deleting the stopped task of %s: %s", call->action.container, message);
         action_call_done(call, r < 0 ? r : 1, m);
 }
@@ -588,6 +594,7 @@ static void on_task_stopped(int r, const char *message, const CtrdTaskExit *exit
         char ns[NAME_MAX_LEN + 16], id[77];
         realm_namespace(op->d, &op->res->id, ns, sizeof(ns));
         container_id_of(op, call->action.container, id);
+        res_stamp(op->d, op->res, "send ctrd.TaskDelete %s", call->action.container); /* BENCH STAMP */
         r = ctrd_task_delete(op->d->ctrd, ns, id, CTRD_MISSING_OK, on_stopped_task_deleted, call);
         if (r < 0)
                 action_call_done(call, r, "deleting the stopped task");
@@ -646,6 +653,79 @@ int action_task_delete(Op *op, const Action *a, char *msg, size_t msg_size)
         if (r < 0) {
                 free(call);
                 snprintf(msg, msg_size, "deleting the task of %s: %s", a->container, strerror(-r));
+                return r;
+        }
+        return ACTION_ASYNC;
+}
+
+/* ---- limits changed in place: Tasks.Update, then the label that says they are applied ---- */
+
+typedef struct Update {
+        ActionCall *call;
+        char ns[NAME_MAX_LEN + 16];
+        char id[77];
+        char digest[72];
+} Update;
+
+static void update_end(Update *u, int r, const char *what, const char *message)
+{
+        ActionCall *call = u->call;
+        char m[512] = "";
+        if (r < 0)
+                snprintf(m, sizeof(m), "%s %s: %s", what, u->id,
+                         message && *message ? message : strerror(-r));
+        free(u);
+        action_call_done(call, r < 0 ? r : 1, m);
+}
+
+static void on_update_labelled(int r, const char *message, void *userdata)
+{
+        update_end(userdata, r, "recording the limits of", message);
+}
+
+static void on_task_updated(int r, const char *message, void *userdata)
+{
+        Update *u = userdata;
+        if (r < 0) {
+                update_end(u, r, "changing the limits of", message);
+                return;
+        }
+        r = ctrd_container_set_label(u->call->op->d->ctrd, u->ns, u->id, CTRD_LABEL_LIVE_RESOURCES_DIGEST,
+                                     u->digest, on_update_labelled, u);
+        if (r < 0)
+                update_end(u, r, "recording the limits of", NULL);
+}
+
+int action_container_update(Op *op, const Action *a, char *msg, size_t msg_size)
+{
+        Daemon *d = op->d;
+        if (!ctrd_ready(op, msg, msg_size))
+                return -ENOTCONN;
+        const ContainerSpec *spec = NULL;
+        const char *digest = NULL;
+        for (size_t i = 0; i < op->n_want; i++)
+                if (streq_ptr(op->want[i].id, a->container)) {
+                        spec = &op->want[i];
+                        digest = op->want_resources[i];
+                }
+        if (!spec)
+                return 0;
+        json_t *j = oci_resources_update_build(&spec->resources);
+        _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        Update *u = text ? calloc(1, sizeof(*u)) : NULL;
+        if (!u || !(u->call = action_call_new(op, a))) {
+                free(u);
+                return -ENOMEM;
+        }
+        realm_namespace(d, &a->id, u->ns, sizeof(u->ns));
+        container_id_of(op, a->container, u->id);
+        snprintf(u->digest, sizeof(u->digest), "%s", digest);
+        int r = ctrd_task_update_resources(d->ctrd, u->ns, u->id, text, on_task_updated, u);
+        if (r < 0) {
+                free(u->call);
+                free(u);
+                snprintf(msg, msg_size, "changing the limits of %s: %s", a->container, strerror(-r));
                 return r;
         }
         return ACTION_ASYNC;

@@ -32,6 +32,7 @@ static const ActionHandler handlers[_ACTION_TYPE_MAX] = {
         [ACTION_TASK_DELETE] = {action_task_delete, NULL},
         [ACTION_WAKE_AT] = {NULL, "wake-ups are the scheduler's"},
         [ACTION_FILES_REMOVE] = {action_files_remove, NULL},
+        [ACTION_CONTAINER_UPDATE] = {action_container_update, NULL},
 };
 
 const ActionHandler *action_handler(ActionType type, Kind kind)
@@ -318,26 +319,38 @@ int action_files_remove(Op *op, const Action *a, char *msg, size_t msg_size)
         char rel[PATH_MAX], status[PATH_MAX];
         if (res->has_spec_file)
                 return 0; /* its manifest stays (its parent's is missing): it keeps a Failed status */
-        if (!res->status)
-                return 0; /* nothing of ours was ever here: a directory someone is filling is theirs */
         if (store_dir_path(&a->id, rel, sizeof(rel)) < 0 ||
             store_status_path(&a->id, status, sizeof(status)) < 0)
                 return -ENAMETOOLONG;
+        _cleanup_close_ int fd = open_run_dir(d, rel);
+        /* Ours: a status, or a file only kukeond writes (a crash between the removals below and the
+         * status's). Without either, a directory someone is filling is theirs. */
+        bool ours = res->status ||
+                    (fd >= 0 && a->id.kind == KIND_CELL &&
+                     (faccessat(fd, CNI_HOSTS_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+                      faccessat(fd, "logs", F_OK, AT_SYMLINK_NOFOLLOW) == 0)) ||
+                    (fd >= 0 && a->id.kind == KIND_SPACE &&
+                     faccessat(fd, CNI_CONFLIST_COPY_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0);
+        if (!ours)
+                return 0;
+        if (fd >= 0 && a->id.kind == KIND_SPACE)
+                (void)unlinkat(fd, CNI_CONFLIST_COPY_NAME, 0);
+        if (fd >= 0 && a->id.kind == KIND_CELL) {
+                (void)remove_flat_dir(fd, "containers");
+                (void)remove_flat_dir(fd, "logs");
+                (void)unlinkat(fd, CNI_HOSTS_FILE, 0);
+                (void)unlinkat(fd, CNI_HOSTNAME_FILE, 0);
+        }
+        /* the status last: while it is there, a retry knows the rest is ours */
         int r = store_remove_file(d->store, status);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR && r != -ELOOP) {
                 snprintf(msg, msg_size, "removing %s: %s", status, strerror(-r));
                 return r;
         }
-        _cleanup_close_ int fd = open_run_dir(d, rel);
-        if (fd < 0)
+        if (fd < 0) {
+                document_free(res->status);
+                res->status = NULL;
                 return 1; /* the directory is gone already (rm -r) */
-        if (a->id.kind == KIND_SPACE)
-                (void)unlinkat(fd, CNI_CONFLIST_COPY_NAME, 0);
-        if (a->id.kind == KIND_CELL) {
-                (void)remove_flat_dir(fd, "containers");
-                (void)remove_flat_dir(fd, "logs");
-                (void)unlinkat(fd, CNI_HOSTS_FILE, 0);
-                (void)unlinkat(fd, CNI_HOSTNAME_FILE, 0);
         }
         /* the directory goes only when nothing else is left in it */
         int parent = -EBADF;

@@ -76,16 +76,27 @@ int container_effective(const ContainerSpec *c, const SpaceSpec *space, Containe
         return 0;
 }
 
-int container_spec_digest(const ContainerSpec *c, char ret[static 72])
+static int json_digest(json_t *j, char ret[static 72])
 {
-        json_t *j = schema_to_json(&container_spec_schema, c, SCHEMA_JSON_CANONICAL);
-        if (!j)
-                return -ENOMEM;
-        char *text = json_dumps(j, JSON_COMPACT);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         if (!text)
                 return -ENOMEM;
         int r = sha256_digest_string(text, strlen(text), ret);
         free(text);
         return r;
+}
+
+int container_spec_digest(const ContainerSpec *c, char ret[static 72])
+{
+        json_t *j = schema_to_json(&container_spec_schema, c, SCHEMA_JSON_CANONICAL);
+        /* limits are not part of it: they change in place (container_resources_digest()) */
+        if (j)
+                json_object_del(j, "resources");
+        return json_digest(j, ret);
+}
+
+int container_resources_digest(const ContainerSpec *c, char ret[static 72])
+{
+        return json_digest(schema_to_json(&resources_schema, &c->resources, SCHEMA_JSON_CANONICAL), ret);
 }

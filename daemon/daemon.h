@@ -106,10 +106,12 @@ typedef struct ResourceTable {
 /* What a cell's observation keeps of each container record, next to the planner's ObservedContainer. */
 typedef struct ContainerExtra {
         char containerd_id[77];
-        char *name;        /* owned; ObservedContainer.name points here */
-        char *spec_digest; /* owned */
-        char *image;       /* owned: the record's image name */
-        char *stop_signal; /* owned: its io.containerd.image.config.stop-signal label */
+        char *name;                  /* owned; ObservedContainer.name points here */
+        char *spec_digest;           /* owned */
+        char *image;                 /* owned: the record's image name */
+        char *stop_signal;           /* owned: its io.containerd.image.config.stop-signal label */
+        char *resources_digest;      /* owned, NULL when absent */
+        char *live_resources_digest; /* owned, NULL when absent */
 } ContainerExtra;
 
 /* An image the cell's containers need, as the observation found it in the realm's namespace. */
@@ -152,6 +154,7 @@ struct Op {
         size_t n_images;
         ContainerSpec *want;     /* cell: the effective specs of its containers (op_plan) */
         char (*want_digest)[72]; /* ... and their digests */
+        char (*want_resources)[72];
         size_t n_want;
         size_t n_observing; /* observation calls in flight */
         int observe_error;
@@ -302,8 +305,10 @@ ContainerRecord *cell_container_record(Resource *r, const char *name, bool creat
 /* A copy of c with the space's container defaults filled in where c says nothing (free with
  * schema_free_fields(&container_spec_schema, ret)). */
 int container_effective(const ContainerSpec *c, const SpaceSpec *space, ContainerSpec *ret);
-/* "sha256:<hex>" of the canonical JSON of an effective container spec. */
+/* "sha256:<hex>" of the canonical JSON of an effective container spec without its resources, and of its
+ * resources alone (they change in place). */
 int container_spec_digest(const ContainerSpec *c, char ret[static 72]);
+int container_resources_digest(const ContainerSpec *c, char ret[static 72]);
 
 /* ---- actions*.c: the handler table ---- */
 #define ACTION_ASYNC 2 /* the handler calls op_action_done() later */
@@ -343,6 +348,7 @@ int action_container_delete(Op *op, const Action *a, char *msg, size_t msg_size)
 int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_task_stop(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_task_delete(Op *op, const Action *a, char *msg, size_t msg_size);
+int action_container_update(Op *op, const Action *a, char *msg, size_t msg_size);
 /* actions-image.c: a cell's image (pulled, or from the realm's Image manifest) and Image resources */
 int action_image_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
 /* Observes an Image resource, then op_observed(). */

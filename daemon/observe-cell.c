@@ -29,6 +29,8 @@ void op_free_observation(Op *op)
                 free(op->obs_extra[i].spec_digest);
                 free(op->obs_extra[i].image);
                 free(op->obs_extra[i].stop_signal);
+                free(op->obs_extra[i].resources_digest);
+                free(op->obs_extra[i].live_resources_digest);
         }
         free(op->obs);
         free(op->obs_extra);
@@ -311,11 +313,20 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
                         observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
                         break;
                 }
+                const char *res = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_RESOURCES_DIGEST);
+                const char *live = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_LIVE_RESOURCES_DIGEST);
+                if ((res && !(x->resources_digest = strdup(res))) ||
+                    (live && !(x->live_resources_digest = strdup(live)))) {
+                        observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
+                        break;
+                }
                 const char *type = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER_TYPE);
                 *o = (ObservedContainer){.name = x->name,
                                          .is_root = streq_ptr(type, "root"),
                                          .exists = true,
                                          .spec_digest = x->spec_digest,
+                                         .resources_digest = x->resources_digest,
+                                         .live_resources_digest = x->live_resources_digest,
                                          .started_at = remembered_start(op->res, x->name)};
         }
         if (op->n_obs)

@@ -256,7 +256,12 @@ static void observe_cell(Op *op)
         CniCellObserved co = {0};
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", d->config.netns_dir, r->rec.netns);
-        bool seen = o->netns_exists && cni_observe_cell(path, NULL, &co) >= 0;
+        bool seen = false;
+        if (o->netns_exists) {
+                res_stamp(d, r, "send netns.Observe"); /* BENCH STAMP */
+                seen = cni_observe_cell(path, NULL, &co) >= 0;
+                res_stamp(d, r, "recv netns.Observe r=%d", seen); /* BENCH STAMP */
+        }
         if (seen && co.link.has_link && !r->rec.ip[0] && co.link.n_addrs > 0)
                 snprintf(r->rec.ip, sizeof(r->rec.ip), "%.*s", (int)strcspn(co.link.addrs[0], "/"),
                          co.link.addrs[0]);

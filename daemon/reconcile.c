@@ -353,8 +353,10 @@ static void op_free_want(Op *op)
                 schema_free_fields(&container_spec_schema, &op->want[i]);
         free(op->want);
         free(op->want_digest);
+        free(op->want_resources);
         op->want = NULL;
         op->want_digest = NULL;
+        op->want_resources = NULL;
         op->n_want = 0;
 }
 
@@ -456,14 +458,16 @@ static int op_plan_cell(Op *op)
         if (n) {
                 op->want = calloc(n, sizeof(*op->want));
                 op->want_digest = calloc(n, sizeof(*op->want_digest));
-                if (!op->want || !op->want_digest)
+                op->want_resources = calloc(n, sizeof(*op->want_resources));
+                if (!op->want || !op->want_digest || !op->want_resources)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
                 if ((k = container_effective(&spec->containers[i], space_spec, &op->want[i])) < 0)
                         return k;
                 op->n_want++;
-                if ((k = container_spec_digest(&op->want[i], op->want_digest[i])) < 0)
+                if ((k = container_spec_digest(&op->want[i], op->want_digest[i])) < 0 ||
+                    (k = container_resources_digest(&op->want[i], op->want_resources[i])) < 0)
                         return k;
         }
         if ((k = cell_records_update(op)) < 0)
@@ -478,6 +482,7 @@ static int op_plan_cell(Op *op)
                 const ContainerRecord *cr = cell_container_record(r, c->id, false);
                 want[i] = (DesiredContainer){.spec = c,
                                              .spec_digest = op->want_digest[i],
+                                             .resources_digest = op->want_resources[i],
                                              .is_root = &spec->containers[i] == root,
                                              /* only containers still to create had their image looked up */
                                              .image_present = !im || im->is_present,

@@ -29,6 +29,7 @@ static const char *const action_names[_ACTION_TYPE_MAX] = {
         [ACTION_TASK_DELETE] = "task-delete",
         [ACTION_WAKE_AT] = "wake-at",
         [ACTION_FILES_REMOVE] = "files-remove",
+        [ACTION_CONTAINER_UPDATE] = "container-update",
 };
 
 const char *action_type_to_string(ActionType t)
@@ -169,7 +170,19 @@ static bool is_unwanted(const CellPlanInput *in, const ObservedContainer *c)
                 return true;
         if (!c->exists)
                 return c->task != TASK_NONE; /* a task without its record: clean it up */
-        return root_changed(in) || !streq_ptr(c->spec_digest, d->spec_digest);
+        if (root_changed(in) || !streq_ptr(c->spec_digest, d->spec_digest))
+                return true;
+        /* limits changed on a container that is not running: its record's spec must carry them for the
+         * next start (a running one is updated in place) */
+        return !task_is_live(c->task) && d->resources_digest && c->resources_digest &&
+               !streq(c->resources_digest, d->resources_digest);
+}
+
+/* A running container whose limits differ from the wanted ones. */
+static bool needs_update(const DesiredContainer *d, const ObservedContainer *o)
+{
+        const char *applied = o->live_resources_digest ? o->live_resources_digest : o->resources_digest;
+        return d->resources_digest && applied && !streq(applied, d->resources_digest);
 }
 
 static bool restart_requested(const CellPlanInput *in)
@@ -214,6 +227,8 @@ static int plan_container(const CellPlanInput *in, const DesiredContainer *d, bo
         case TASK_RUNNING:
         case TASK_PAUSED:
                 t->running++;
+                if (needs_update(d, o) && !plan_add(p, ACTION_CONTAINER_UPDATE, &in->id, d->spec->id))
+                        return -ENOMEM;
                 return 0;
         case TASK_UNKNOWN:
                 t->pending++;

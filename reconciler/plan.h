@@ -32,6 +32,10 @@ typedef struct ObservedContainer {
         bool is_root;            /* our label kukeon.io/container-type=root */
         bool exists;             /* a containerd container record */
         const char *spec_digest; /* its kukeon.io/spec-digest label */
+        /* its kukeon.io/resources-digest label (the limits in the record's spec) and
+         * kukeon.io/live-resources-digest (the limits last applied in place); NULL when absent */
+        const char *resources_digest;
+        const char *live_resources_digest;
         TaskStatus task;
         uint32_t pid;
         int32_t exit_status;
@@ -59,7 +63,8 @@ typedef struct RestartMemory {
 /* A container as the cell wants it. */
 typedef struct DesiredContainer {
         const ContainerSpec *spec;
-        const char *spec_digest; /* digest of the effective spec (space defaults merged, image resolved) */
+        const char *spec_digest; /* digest of the effective spec but its resources (space defaults merged) */
+        const char *resources_digest; /* digest of its resources; NULL: not compared */
         bool is_root;
         bool image_present; /* the image is in the realm's namespace, unpacked */
         RestartMemory restarts;
@@ -99,8 +104,9 @@ typedef enum ActionType {
         ACTION_TASK_START,       /* create and start the task */
         ACTION_TASK_STOP,        /* SIGTERM, grace, SIGKILL */
         ACTION_TASK_DELETE,
-        ACTION_WAKE_AT,      /* plan this resource again at `at` (restart back-off) */
-        ACTION_FILES_REMOVE, /* the daemon's own files of the resource (status, containers/, logs/) */
+        ACTION_WAKE_AT,          /* plan this resource again at `at` (restart back-off) */
+        ACTION_FILES_REMOVE,     /* the daemon's own files of the resource (status, containers/, logs/) */
+        ACTION_CONTAINER_UPDATE, /* a running container's limits changed in place */
         _ACTION_TYPE_MAX,
 } ActionType;
 

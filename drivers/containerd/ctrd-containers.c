@@ -237,3 +237,42 @@ int ctrd_container_delete(GrpcConn *conn, const char *ns, const char *id, unsign
         return ctrd_unary_done(conn, ns, CONTAINERS_PATH("Delete"), &req.base,
                                &google__protobuf__empty__descriptor, flags, cb, userdata);
 }
+
+/* ---- update one label ---- */
+
+int ctrd_container_set_label(GrpcConn *conn, const char *ns, const char *id, const char *key,
+                             const char *value, ctrd_done_cb cb, void *userdata)
+{
+        if (!conn || !id || !*id || !key || !value || !cb)
+                return -EINVAL;
+        const CtrdLabel label = {key, value};
+        CtrdPbLabel **pb = NULL;
+        int r = ctrd_pb_labels_new(
+                &containerd__services__containers__v1__container__labels_entry__descriptor, &label, 1, &pb);
+        _cleanup_free_ char *path = NULL;
+        if (r >= 0 && asprintf(&path, "labels.%s", key) < 0) {
+                path = NULL;
+                r = -ENOMEM;
+        }
+        if (r >= 0) {
+                Containerd__Services__Containers__V1__Container container =
+                        CONTAINERD__SERVICES__CONTAINERS__V1__CONTAINER__INIT;
+                container.id = (char *)id;
+                container.n_labels = 1;
+                container.labels = (Containerd__Services__Containers__V1__Container__LabelsEntry **)pb;
+                char *paths[] = {path};
+                Google__Protobuf__FieldMask mask = GOOGLE__PROTOBUF__FIELD_MASK__INIT;
+                mask.n_paths = 1;
+                mask.paths = paths;
+                Containerd__Services__Containers__V1__UpdateContainerRequest req =
+                        CONTAINERD__SERVICES__CONTAINERS__V1__UPDATE_CONTAINER_REQUEST__INIT;
+                req.container = &container;
+                req.update_mask = &mask;
+                r = ctrd_unary_done(
+                        conn, ns, CONTAINERS_PATH("Update"), &req.base,
+                        &containerd__services__containers__v1__update_container_response__descriptor, 0, cb,
+                        userdata);
+        }
+        ctrd_pb_labels_free(pb, pb ? 1 : 0);
+        return r;
+}

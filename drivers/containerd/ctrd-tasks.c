@@ -252,3 +252,21 @@ int ctrd_task_delete(GrpcConn *conn, const char *ns, const char *container_id, u
                                &containerd__services__tasks__v1__delete_response__descriptor, &opts,
                                on_delete_reply, flags, cb, userdata);
 }
+
+/* ---- update ---- */
+
+int ctrd_task_update_resources(GrpcConn *conn, const char *ns, const char *container_id,
+                               const char *resources_json, ctrd_done_cb cb, void *userdata)
+{
+        if (!conn || !container_id || !*container_id || !resources_json || !cb)
+                return -EINVAL;
+        Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+        any.type_url = CTRD_LINUX_RESOURCES_TYPE_URL;
+        any.value = (ProtobufCBinaryData){strlen(resources_json), (uint8_t *)resources_json};
+        Containerd__Services__Tasks__V1__UpdateTaskRequest req =
+                CONTAINERD__SERVICES__TASKS__V1__UPDATE_TASK_REQUEST__INIT;
+        req.container_id = (char *)container_id;
+        req.resources = &any;
+        return ctrd_unary_done(conn, ns, TASKS_PATH("Update"), &req.base,
+                               &google__protobuf__empty__descriptor, 0, cb, userdata);
+}

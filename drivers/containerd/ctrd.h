@@ -121,10 +121,11 @@ typedef enum CtrdFlags {
         CTRD_MISSING_OK = 1 << 1,
 } CtrdFlags;
 
-#define CTRD_RUNTIME_RUNC_V2       "io.containerd.runc.v2"
-#define CTRD_SNAPSHOTTER_DEFAULT   "overlayfs"
-#define CTRD_SPEC_TYPE_URL         "types.containerd.io/opencontainers/runtime-spec/1/Spec"
-#define CTRD_RUNC_OPTIONS_TYPE_URL "containerd.runc.v1.Options"
+#define CTRD_RUNTIME_RUNC_V2          "io.containerd.runc.v2"
+#define CTRD_SNAPSHOTTER_DEFAULT      "overlayfs"
+#define CTRD_SPEC_TYPE_URL            "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+#define CTRD_RUNC_OPTIONS_TYPE_URL    "containerd.runc.v1.Options"
+#define CTRD_LINUX_RESOURCES_TYPE_URL "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
 
 /* Our identity labels on containers (and on their snapshots): the daemon matches on these. */
 #define CTRD_LABEL_REALM       "kukeon.io/realm"
@@ -135,6 +136,10 @@ typedef enum CtrdFlags {
 #define CTRD_LABEL_SPEC_DIGEST "kukeon.io/spec-digest"
 /* "root" on the cell's root container (it starts first and stops last). */
 #define CTRD_LABEL_CONTAINER_TYPE "kukeon.io/container-type"
+/* The digest of the container's resources in its record's spec, and of the ones last applied in place
+ * (Tasks.Update) when they differ. */
+#define CTRD_LABEL_RESOURCES_DIGEST      "kukeon.io/resources-digest"
+#define CTRD_LABEL_LIVE_RESOURCES_DIGEST "kukeon.io/live-resources-digest"
 /* The runc shim groups containers whose spec carries this annotation with one value into one shim
  * process; we also set it as a container label so that the group can be read back and filtered on. */
 #define CTRD_LABEL_RUNC_GROUP "io.containerd.runc.v2.group"
@@ -292,6 +297,10 @@ int ctrd_container_list(GrpcConn *conn, const char *ns, const char *const *filte
 int ctrd_container_delete(GrpcConn *conn, const char *ns, const char *id, unsigned flags, ctrd_done_cb cb,
                           void *userdata);
 
+/* Containers.Update of one label (mask "labels.<key>"): the other labels and the spec stay. cb gets 1. */
+int ctrd_container_set_label(GrpcConn *conn, const char *ns, const char *id, const char *key,
+                             const char *value, ctrd_done_cb cb, void *userdata);
+
 /* ---- tasks (ctrd-tasks.c) ---- */
 
 typedef enum CtrdTaskStatus {
@@ -374,6 +383,10 @@ int ctrd_task_wait(GrpcConn *conn, const char *ns, const char *container_id, int
 int ctrd_task_delete(GrpcConn *conn, const char *ns, const char *container_id, unsigned flags,
                      ctrd_task_exit_cb cb, void *userdata);
 
+/* Tasks.Update: the running task's cgroup limits become resources_json (an OCI LinuxResources object,
+ * what oci_resources_build() makes), in place; the container record's spec is not changed. cb gets 1. */
+int ctrd_task_update_resources(GrpcConn *conn, const char *ns, const char *container_id,
+                               const char *resources_json, ctrd_done_cb cb, void *userdata);
 /* Tasks.Get of the init process. -ENOENT when there is no task. */
 int ctrd_task_get(GrpcConn *conn, const char *ns, const char *container_id, ctrd_task_cb cb, void *userdata);
 

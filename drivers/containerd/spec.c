@@ -13,6 +13,7 @@
 
 #define OCI_VERSION        "1.0.2-dev" /* what containerd 1.6 writes (specs.Version of its runtime-spec) */
 #define CPU_PERIOD_DEFAULT 100000
+#define CPU_SHARES_DEFAULT 1024
 
 int oci_fail(char **ret_error, const char *fmt, ...)
 {
@@ -437,4 +438,16 @@ const char *oci_image_stop_signal(const json_t *image_config)
 {
         const json_t *v = image_config ? json_object_get(image_config, "StopSignal") : NULL;
         return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : "SIGTERM";
+}
+
+json_t *oci_resources_update_build(const Resources *res)
+{
+        json_t *o = json_pack(
+                "{s:{s:I}, s:{s:I, s:I, s:I}, s:{s:I}}", "memory", "limit",
+                (json_int_t)(res->memory_limit_bytes > 0 ? res->memory_limit_bytes : -1), "cpu", "shares",
+                (json_int_t)(res->cpu_shares > 0 ? res->cpu_shares : CPU_SHARES_DEFAULT), "quota",
+                (json_int_t)(res->cpu_quota_micros > 0 ? res->cpu_quota_micros : -1), "period",
+                (json_int_t)(res->cpu_period_micros > 0 ? res->cpu_period_micros : CPU_PERIOD_DEFAULT),
+                "pids", "limit", (json_int_t)(res->pids_limit > 0 ? res->pids_limit : -1));
+        return o;
 }

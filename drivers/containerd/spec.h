@@ -59,6 +59,10 @@ typedef struct OciSpecInput {
  * names the image config). -ENOMEM on allocation failure (*ret_error then stays NULL). */
 int oci_spec_build(const OciSpecInput *in, json_t **ret, char **ret_error);
 
+/* The LinuxResources object that changes a running container's limits in place (Tasks.Update): every
+ * limit stated, an unset one as the kernel's default (memory and pids unlimited, no CPU quota, 1024 CPU
+ * shares), so that removing a limit also works. NULL on -ENOMEM. */
+json_t *oci_resources_update_build(const Resources *res);
 /* True when the effective user (the container's user, else the image config's User) names a user or
  * group by name (other than "root"), so oci_spec_build() needs etc_passwd / etc_group to resolve it.
  * A caller that reads those files only when this says so gets every numeric user right without them. */

@@ -171,6 +171,36 @@ out=$(http_get other_misc_probe_root "$db_ip" 3306 || true)
 [ -z "$out" ] || kd_fail "a cell of another space reached db: $out"
 kexec other_misc_probe_root cat /etc/hosts | grep -q "[[:space:]]db" && kd_fail "another space's /etc/hosts names db"
 
+echo "== a limits-only change is applied in place (same pid)"
+cat >"$d/.cell.yaml.tmp" <<YAML
+apiVersion: v1beta1
+kind: Cell
+metadata:
+  name: db
+spec:
+  containers:
+    - id: mysql
+      image: $image
+      command: sh
+      args: ["-c", "echo db-ok >/tmp/index.html; echo started; exec httpd -f -p 3306 -h /tmp"]
+      resources:
+        memoryLimitBytes: 67108864
+YAML
+mv "$d/.cell.yaml.tmp" "$d/cell.yaml"
+limit_file=
+for f in /sys/fs/cgroup/memory/kukeon-test-$$/$realm/blog/wordpress/db/db_root/memory.limit_in_bytes \
+        /sys/fs/cgroup/kukeon-test-$$/$realm/blog/wordpress/db/db_root/memory.max; do
+        [ -e "$f" ] && limit_file=$f
+done
+[ -n "$limit_file" ] || kd_fail "no memory limit file for db's root container"
+for ((i = 0; i < 200; i++)); do
+        [ "$(cat "$limit_file")" = 67108864 ] && break
+        sleep 0.1
+done
+[ "$(cat "$limit_file")" = 67108864 ] || kd_fail "the new memory limit was not applied: $(cat "$limit_file")"
+kd_wait_state "$d/cell.status.yaml" Ready 30
+[ "$(task_pid "$db_id")" = "$db_pid" ] || kd_fail "a limits-only change restarted the container"
+
 echo "== the container's output: its log file, kuke logs"
 grep -q '^started$' "$d/logs/mysql.log" || kd_fail "the log file does not hold the output"
 "$kuke" logs db --realm "$realm" --space blog --stack wordpress | grep -q '^started$' || kd_fail "kuke logs does not show the output"

@@ -253,6 +253,36 @@ static void test_changed_container_is_recreated(void **state)
         assert_string_equal(plan(f, &s), "container-create:side");
 }
 
+/* Limits changed: a running container is updated in place (no restart), once; one that is not running
+ * is recreated so that its record carries them. */
+static void test_resources_change_in_place(void **state)
+{
+        Fixture *f = *state;
+        State s;
+        observe(f, TASK_RUNNING, TASK_RUNNING);
+        f->obs[0].resources_digest = f->obs[1].resources_digest = "r1";
+        f->desired[0].resources_digest = f->desired[1].resources_digest = "r1";
+        assert_string_equal(plan(f, &s), "");
+        assert_int_equal(s, STATE_READY);
+        f->desired[1].resources_digest = "r2";
+        assert_string_equal(plan(f, &s), "container-update:side");
+        assert_int_equal(s, STATE_READY);
+        f->obs[1].live_resources_digest = "r2";
+        assert_string_equal(plan(f, &s), "");
+        /* back to the record's limits: applied in place again */
+        f->desired[1].resources_digest = "r1";
+        assert_string_equal(plan(f, &s), "container-update:side");
+        /* not running: recreated with the new limits */
+        f->obs[1].live_resources_digest = NULL;
+        f->desired[1].resources_digest = "r3";
+        f->obs[1].task = TASK_STOPPED;
+        assert_string_equal(plan(f, &s), "task-delete:side");
+        /* no label (a record made before limits were labelled): never compared */
+        f->obs[1].task = TASK_RUNNING;
+        f->obs[1].resources_digest = NULL;
+        assert_string_equal(plan(f, &s), "");
+}
+
 static void test_changed_root_recreates_all(void **state)
 {
         Fixture *f = *state;
@@ -378,6 +408,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_restart_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_teardown_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_external_root, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_resources_change_in_place, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
