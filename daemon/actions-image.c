@@ -5,6 +5,7 @@
  * from its registry with the realm's registryCredentials. One job per namespace and image: every round
  * that needs it waits on the same pull or import. Registries on loopback (127.0.0.0/8, localhost, ::1)
  * are spoken to over plain HTTP; every other one over HTTPS. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -71,6 +72,7 @@ static void job_finish(ImageJob *j, int r, const char *message)
         for (size_t i = 0; i < j->n_waiters; i++) {
                 Resource *res = j->waiters[i]->op->res;
                 res->rec.progress_done = res->rec.progress_total = 0;
+                res->progress_written_ms = 0;
                 action_call_done(j->waiters[i], r, message);
         }
         job_free(j);
@@ -78,10 +80,14 @@ static void job_finish(ImageJob *j, int r, const char *message)
 
 static void job_progress(ImageJob *j, uint64_t done, uint64_t total)
 {
+        char m[512];
+        snprintf(m, sizeof(m), "%s %s: %" PRIu64 " of %" PRIu64 " bytes",
+                 j->archive ? "importing" : "pulling", j->name, done, total);
         for (size_t i = 0; i < j->n_waiters; i++) {
                 Resource *res = j->waiters[i]->op->res;
                 res->rec.progress_done = (int64_t)done;
                 res->rec.progress_total = (int64_t)total;
+                (void)status_progress(j->d, res, m);
         }
 }
 

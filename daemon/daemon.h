@@ -87,14 +87,15 @@ typedef struct Resource {
         /* observed and remembered */
         Document *status; /* the status last written (or read at start); owned */
         Recorded rec;
-        bool is_live;            /* something of it may exist on the host */
-        bool is_ready;           /* the last round ended with an empty plan in a settled state */
-        bool needs_status_write; /* the status file went away behind our back */
-        bool has_isolation;      /* space: its isolation rules were ensured by this daemon */
-        Op *op;                  /* the round in flight */
-        uint64_t wake_at_ms;     /* uv_now() time of a planned wake-up; 0: none */
-        unsigned n_failures;     /* rounds in a row that failed: the retry back-off */
-        unsigned n_rounds;       /* rounds in a row that changed something without settling */
+        bool is_live;                 /* something of it may exist on the host */
+        bool is_ready;                /* the last round ended with an empty plan in a settled state */
+        bool needs_status_write;      /* the status file went away behind our back */
+        bool has_isolation;           /* space: its isolation rules were ensured by this daemon */
+        Op *op;                       /* the round in flight */
+        uint64_t wake_at_ms;          /* uv_now() time of a planned wake-up; 0: none */
+        unsigned n_failures;          /* rounds in a row that failed: the retry back-off */
+        unsigned n_rounds;            /* rounds in a row that changed something without settling */
+        uint64_t progress_written_ms; /* uv_now() of the last progress status */
 } Resource;
 
 typedef struct ResourceTable {
@@ -373,6 +374,10 @@ const Resources *resource_limits(const Resource *r);
 int status_update(Daemon *d, Resource *r, const Op *op);
 /* The status of a resource whose manifest is frozen (invalid, or its parent's is). */
 int status_update_frozen(Daemon *d, Resource *r);
+/* While an image comes in: a Pending status with the progress (an Image's progress field, a cell's message),
+ * written at most once per STATUS_PROGRESS_INTERVAL_MS. */
+#define STATUS_PROGRESS_INTERVAL_MS 1000
+int status_progress(Daemon *d, Resource *r, const char *message);
 /* At shutdown: the cell that stands for kukeond (its container is external) says it is not running. */
 void status_self_stopped(Daemon *d);
 

@@ -334,3 +334,13 @@ void status_self_stopped(Daemon *d)
 {
         resource_foreach(&d->table, self_cell_stopped, d);
 }
+
+int status_progress(Daemon *d, Resource *r, const char *message)
+{
+        uint64_t now = uv_now(&d->loop);
+        if (r->progress_written_ms && now - r->progress_written_ms < STATUS_PROGRESS_INTERVAL_MS)
+                return 0; /* at most one write a second */
+        r->progress_written_ms = now;
+        return status_write(d, r, r->digest, STATE_PENDING,
+                            r->id.kind == KIND_IMAGE ? "Pulling" : "PullingImage", message);
+}

@@ -186,7 +186,8 @@ for c in "${!version[@]}"; do
                 sleep 0.1
         done
         [ "$(tail -n 1 "$stack_dir/$c/logs/side.log" 2>/dev/null)" = "v${version[$c]}" ] ||
-                kd_fail "$c does not run version ${version[$c]} (seed $seed)"
+                kd_fail "$c does not run version ${version[$c]} (seed $seed): log ends with" \
+                        "\"$(tail -n 3 "$stack_dir/$c/logs/side.log" 2>&1 | tr '\n' '|')\"; $(ls -la --time-style=+%T.%N "$stack_dir/$c" "$stack_dir/$c/logs" 2>&1 | tr '\n' '|')"
 done
 # snapshots: the image's committed layer(s) and one active snapshot per container
 active=$(kctr snapshots ls | awk 'NR > 1 && $3 == "Active" {print $1}' | sort)
