@@ -318,6 +318,21 @@ static int plan_cell_infrastructure(const CellPlanInput *in, Plan *p)
         if (!o->cgroup_limits_match && !plan_add(p, ACTION_CGROUP_SET_LIMITS, &in->id, NULL))
                 return -ENOMEM;
         if (!host_network && !o->netns_exists) {
+                /* unpinned behind our back: tasks still running keep the old namespace alive, and with
+                 * it an address nobody records; they are stopped first and start again in the new one */
+                bool busy = false;
+                size_t n0 = p->n, k = n0;
+                if (plan_remove_containers(p, &in->id, o, NULL, in, stop_grace(in), &busy) < 0)
+                        return -ENOMEM;
+                for (size_t i = n0; i < p->n; i++)
+                        if (p->actions[i].type != ACTION_CONTAINER_DELETE)
+                                p->actions[k++] = p->actions[i];
+                p->n = k;
+                if (k > n0) {
+                        plan_state(p, STATE_PENDING, "Recovering",
+                                   "the cell's network namespace is gone: restarting its containers");
+                        return 1;
+                }
                 plan_state(p, STATE_PENDING, "Creating", "creating the cell's network namespace");
                 return plan_add(p, ACTION_NETNS_CREATE, &in->id, NULL) ? 1 : -ENOMEM;
         }

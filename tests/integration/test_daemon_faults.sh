@@ -163,6 +163,23 @@ for ((i = 0; i < 100; i++)); do
 done
 running_tasks | grep -q '^s_t_c2_side ' || kd_fail "the deleted container was not recreated"
 
+echo "== drift: the netns unpinned behind kukeond's back; a resync (SIGHUP) repairs it"
+c3_netns=$KD_NETNS/kukeon_${realm}_s_t_c3
+c3_pid=$(running_tasks | awk '$1 == "s_t_c3_root" {print $2}')
+umount "$c3_netns" && rm -f "$c3_netns"
+kill -HUP "$KD_PID"
+for ((i = 0; i < 300; i++)); do
+        new=$(running_tasks | awk '$1 == "s_t_c3_root" {print $2}')
+        [ -e "$c3_netns" ] && [ -n "$new" ] && [ "$new" != "$c3_pid" ] && break
+        sleep 0.1
+done
+[ -e "$c3_netns" ] && [ -n "$new" ] && [ "$new" != "$c3_pid" ] || kd_fail "the cell was not moved into a new netns"
+kd_wait_state "$KD_RUN/$realm/s/t/c3/cell.status.yaml" Ready 30
+c3_ip=$(sed -n 's/^  ip: "\{0,1\}\([0-9.]*\)"\{0,1\}$/\1/p' "$KD_RUN/$realm/s/t/c3/cell.status.yaml")
+[ "$(readlink /proc/"$new"/ns/net)" = "$(nsenter --net="$c3_netns" readlink /proc/self/ns/net)" ] ||
+        kd_fail "c3's root is not in the new netns"
+nsenter --net="$c3_netns" ip -4 addr show eth0 | grep -q "inet $c3_ip/" || kd_fail "the new netns lacks $c3_ip"
+
 echo "== bad input next to good: symlink, huge file, wrong parent, unknown field"
 mkdir -p "$KD_RUN/$realm/s/t/bad1" "$KD_RUN/$realm/s/t/bad2" "$KD_RUN/$realm/s/t/bad3"
 ln -s /etc "$KD_RUN/$realm/s/t/evil"

@@ -283,6 +283,30 @@ static void test_resources_change_in_place(void **state)
         assert_string_equal(plan(f, &s), "");
 }
 
+/* The netns was unmounted behind kukeond's back: the running tasks stop (they hold the old namespace), then
+ * a new one is pinned and attached, then they start again. */
+static void test_netns_gone_restarts_tasks(void **state)
+{
+        Fixture *f = *state;
+        State s;
+        observe(f, TASK_RUNNING, TASK_RUNNING);
+        f->cell.netns_exists = false;
+        f->cell.net_attached = false;
+        assert_string_equal(plan(f, &s), "task-stop:side@10");
+        f->obs[1].task = TASK_STOPPED;
+        assert_string_equal(plan(f, &s), "task-stop:app@10");
+        f->obs[0].task = TASK_STOPPED;
+        assert_string_equal(plan(f, &s), "task-delete:app; task-delete:side");
+        assert_int_equal(s, STATE_PENDING);
+        f->obs[0].task = TASK_NONE;
+        f->obs[1].task = TASK_NONE;
+        assert_string_equal(plan(f, &s), "netns-create");
+        f->cell.netns_exists = true;
+        assert_string_equal(plan(f, &s), "cni-add");
+        f->cell.net_attached = true;
+        assert_string_equal(plan(f, &s), "task-start:app");
+}
+
 static void test_changed_root_recreates_all(void **state)
 {
         Fixture *f = *state;
@@ -409,6 +433,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_teardown_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_external_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resources_change_in_place, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_netns_gone_restarts_tasks, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
