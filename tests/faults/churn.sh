@@ -177,7 +177,7 @@ expect_containers=$(expected_containers)
         kd_fail "running tasks differ from the tree (seed $seed): $(kctr tasks ls)"
 [ "$(kctr tasks ls -q | wc -l)" = "$(echo -n "$expect_containers" | grep -c .)" ] || kd_fail "extra tasks (seed $seed)"
 for id in $expect_containers; do
-        kctr containers info "$id" | grep -q "\"kukeon.io/spec-digest\"" || kd_fail "$id has no spec digest"
+        kctr containers info "$id" | grep >/dev/null "\"kukeon.io/spec-digest\"" || kd_fail "$id has no spec digest"
 done
 for c in "${!version[@]}"; do
         # the side container runs `sleep 100000+version`: its command line says which spec it was made from
@@ -214,15 +214,15 @@ fi
 echo "== everything goes with the realm"
 rm -rf "${KD_RUN:?}/$realm"
 for ((i = 0; i < 600; i++)); do
-        ctr -a "$CTRD_ADDRESS" ns ls -q | grep -qx "$ns" || break
+        ctr -a "$CTRD_ADDRESS" ns ls -q | grep >/dev/null -x "$ns" || break
         sleep 0.1
 done
-ctr -a "$CTRD_ADDRESS" ns ls -q | grep -qx "$ns" && kd_fail "the namespace is left (seed $seed)"
+ctr -a "$CTRD_ADDRESS" ns ls -q | grep >/dev/null -x "$ns" && kd_fail "the namespace is left (seed $seed)"
 [ -z "$(ls "$KD_NETNS")" ] || kd_fail "netns left (seed $seed)"
 ip link show "$bridge" >/dev/null 2>&1 && kd_fail "the bridge is left (seed $seed)"
 [ ! -d "/var/lib/cni/networks/$net" ] || kd_fail "IPAM state is left (seed $seed)"
-find /sys/fs/cgroup -type d -path "*/$KD_CGROOT/$realm" | grep -q . && kd_fail "cgroups left (seed $seed)"
+find /sys/fs/cgroup -type d -path "*/$KD_CGROOT/$realm" | grep >/dev/null . && kd_fail "cgroups left (seed $seed)"
 if command -v iptables >/dev/null; then
-        iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep -q -- "$bridge" && kd_fail "isolation rules left (seed $seed)"
+        iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "$bridge" && kd_fail "isolation rules left (seed $seed)"
 fi
 echo "PASS (seed $seed: $ops operations, $kills kills)"

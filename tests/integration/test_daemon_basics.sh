@@ -33,7 +33,7 @@ kd_start --config "$KD_DIR/config.yaml"
 
 echo "== a second kukeond on the same state dir is refused"
 if out=$("$kukeond" 2>&1); then kd_fail "a second kukeond started"; fi
-echo "$out" | grep -q "kukeond is already running (pid $KD_PID) on $KD_STATE" || kd_fail "unexpected refusal: $out"
+echo "$out" | grep >/dev/null "kukeond is already running (pid $KD_PID) on $KD_STATE" || kd_fail "unexpected refusal: $out"
 
 echo "== kuke apply --wait: realm, spaces, stack"
 cat >"$KD_DIR/tree.yaml" <<YAML
@@ -72,7 +72,7 @@ for f in $realm/realm $realm/web/space $realm/db/space $realm/web/app/stack; do
 done
 
 echo "== the primitives"
-ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-$realm .*kukeon.io/realm=$realm" || kd_fail "no namespace kukeon-$realm"
+ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-$realm .*kukeon.io/realm=$realm" || kd_fail "no namespace kukeon-$realm"
 cgroup_dir "$realm/web/app" >/dev/null || kd_fail "no cgroup for the stack"
 [ -f "$KD_CONF/$realm-web.conflist" ] || kd_fail "no conflist in the conf dir"
 cmp -s "$KD_CONF/$realm-web.conflist" "$KD_RUN/$realm/web/network.conflist" || kd_fail "the conflist copy differs"
@@ -111,8 +111,8 @@ grep -q 'message: .*127.0.0.1:9/kukeon/none:1' "$cell_status" || kd_fail "the me
 grep -q '^  ip: "10.213.0.' "$cell_status" || kd_fail "the cell has no address"
 netns=kukeon_${realm}_web_app_www
 [ -e "$KD_NETNS/$netns" ] || kd_fail "no pinned netns"
-ip -n "$netns" -4 addr show eth0 2>/dev/null | grep -q "inet 10.213.0." ||
-        nsenter --net="$KD_NETNS/$netns" ip -4 addr show eth0 | grep -q "inet 10.213.0." || kd_fail "eth0 has no address"
+ip -n "$netns" -4 addr show eth0 2>/dev/null | grep >/dev/null "inet 10.213.0." ||
+        nsenter --net="$KD_NETNS/$netns" ip -4 addr show eth0 | grep >/dev/null "inet 10.213.0." || kd_fail "eth0 has no address"
 cgroup_dir "$realm/web/app/www" >/dev/null || kd_fail "no cgroup for the cell"
 
 echo "== a malformed manifest: Failed with its position; the others stay Ready"
@@ -132,7 +132,7 @@ echo "$web_bridge" >>"$KD_DIR/bridges"
 sed -n 's/^  bridge: //p' "$KD_RUN/$realm/db/space.status.yaml" >>"$KD_DIR/bridges"
 ip link show "$web_bridge" >/dev/null 2>&1 || kd_fail "no bridge $web_bridge"
 if command -v iptables >/dev/null; then
-        iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep -q -- "-i $web_bridge -o $web_bridge" ||
+        iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $web_bridge -o $web_bridge" ||
                 kd_fail "no isolation rule for $web_bridge"
 fi
 
@@ -145,7 +145,7 @@ kd_wait_gone "$KD_NETNS/$netns"
 for ((i = 0; i < 100; i++)); do ip link show "$web_bridge" >/dev/null 2>&1 || break; sleep 0.1; done
 ! ip link show "$web_bridge" >/dev/null 2>&1 || kd_fail "the bridge $web_bridge is still there"
 if command -v iptables >/dev/null; then
-        ! iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep -q -- "-i $web_bridge -o $web_bridge" ||
+        ! iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $web_bridge -o $web_bridge" ||
                 kd_fail "the isolation rule of $web_bridge is still there"
 fi
 [ ! -e "$KD_RUN/$realm/web" ] || kd_fail "the space directory came back"
@@ -191,10 +191,10 @@ YAML
 # (the daemon may have reached the old containerd while it was going down: its next reconnection
 # resyncs, so the namespace shows up in the new one, possibly a moment later)
 for ((i = 0; i < 100; i++)); do
-        ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-${realm}b " && break
+        ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-${realm}b " && break
         sleep 0.2
 done
-ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-${realm}b " || kd_fail "no namespace after the restart"
+ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-${realm}b " || kd_fail "no namespace after the restart"
 sed -n 's/^  bridge: //p' "$KD_RUN/${realm}b/s/space.status.yaml" >>"$KD_DIR/bridges"
 
 echo "== a restart adopts what exists; what lost its manifest meanwhile is collected"
@@ -206,10 +206,10 @@ grep -q '^  state: Stopped$' "$self_cell" || kd_fail "the kukeond cell is not St
 rm -r "$KD_RUN/${realm}b"
 kd_start --config "$KD_DIR/config.yaml"
 for ((i = 0; i < 100; i++)); do
-        ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-${realm}b " || break
+        ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-${realm}b " || break
         sleep 0.2
 done
-ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-${realm}b " && kd_fail "the orphaned namespace was not collected"
+ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-${realm}b " && kd_fail "the orphaned namespace was not collected"
 for ((i = 0; i < 50; i++)); do cgroup_dir "${realm}b" >/dev/null || break; sleep 0.1; done
 ! cgroup_dir "${realm}b" >/dev/null || kd_fail "the orphaned cgroup was not collected"
 kd_wait_gone "$KD_CONF/${realm}b-s.conflist"
@@ -218,7 +218,7 @@ grep -q '^  state: Ready$' "$KD_RUN/$realm/db/space.status.yaml" || kd_fail "db 
 
 echo "== kuke delete realm --cascade removes the namespace"
 "$kuke" delete realm "$realm" --cascade --timeout 60s || kd_fail "kuke delete --cascade failed"
-ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-$realm " && kd_fail "the namespace is still there"
+ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-$realm " && kd_fail "the namespace is still there"
 ! cgroup_dir "$realm" >/dev/null || kd_fail "the realm's cgroup is still there"
 [ ! -e "$KD_CONF/$realm-db.conflist" ] || kd_fail "db's conflist is still there"
 
@@ -226,7 +226,7 @@ echo "== what kuke init made goes too (its names are the same for every kukeond 
 "$kuke" delete realm default --cascade --timeout 60s >/dev/null || kd_fail "deleting realm default failed"
 "$kuke" delete realm kukeon-system --cascade --timeout 60s >/dev/null || kd_fail "deleting kukeon-system failed"
 ls "$KD_CONF"/*.conflist >/dev/null 2>&1 && kd_fail "conflists are left: $(ls "$KD_CONF")"
-ctr -a "$CTRD_ADDRESS" ns ls | grep -q "^kukeon-" && kd_fail "namespaces are left"
+ctr -a "$CTRD_ADDRESS" ns ls | grep >/dev/null "^kukeon-" && kd_fail "namespaces are left"
 
 if command -v strace >/dev/null; then
         echo "== idle at rest: no system calls"

@@ -82,7 +82,7 @@ YAML
 "$kuke" apply -f "$KD_DIR/tree.yaml" --timeout 90s || kd_fail "kuke apply --wait failed"
 kd_wait_state "$KD_RUN/$realm/images/busybox.status.yaml" Ready 60
 grep -q '^  digest: "\{0,1\}sha256:' "$KD_RUN/$realm/images/busybox.status.yaml" || kd_fail "the image status has no digest"
-kctr images ls -q | grep -qx "$image" || kd_fail "the image is not in $ns"
+kctr images ls -q | grep >/dev/null -x "$image" || kd_fail "the image is not in $ns"
 for s in blog other; do
         sed -n 's/^  bridge: //p' "$KD_RUN/$realm/$s/space.status.yaml" >>"$KD_DIR/bridges"
 done
@@ -107,10 +107,10 @@ kd_wait_state "$d/cell.status.yaml" Ready 60
 db_id=blog_wordpress_db_root
 db_pid=$(task_pid "$db_id")
 [ -n "$db_pid" ] || kd_fail "containerd has no running task $db_id: $(kctr tasks ls)"
-kctr containers info "$db_id" | grep -q '"kukeon.io/cell": "db"' || kd_fail "the container has no identity labels"
+kctr containers info "$db_id" | grep >/dev/null '"kukeon.io/cell": "db"' || kd_fail "the container has no identity labels"
 db_ip=$(cell_ip blog wordpress db)
 [ -n "$db_ip" ] || kd_fail "the cell status has no ip"
-in_cell blog wordpress db ip -4 addr show eth0 | grep -q "inet $db_ip/" || kd_fail "eth0 of the cell has no $db_ip"
+in_cell blog wordpress db ip -4 addr show eth0 | grep >/dev/null "inet $db_ip/" || kd_fail "eth0 of the cell has no $db_ip"
 [ "$(readlink /proc/"$db_pid"/ns/net)" = "$(in_cell blog wordpress db readlink /proc/self/ns/net)" ] ||
         kd_fail "the container is not in the cell's netns"
 grep -q "kukeon-test-$$/$realm/blog/wordpress/db/db_root" /proc/"$db_pid"/cgroup || kd_fail "the container is not in the cell's cgroup: $(cat /proc/"$db_pid"/cgroup)"
@@ -165,11 +165,11 @@ out=$(http_retry blog_wordpress_wp_nginx 127.0.0.1 9000)
 [ "$out" = php-ok ] || kd_fail "localhost answered: $out"
 out=$(http_retry blog_wordpress_wp_nginx db 3306)
 [ "$out" = db-ok ] || kd_fail "db answered: $out"
-kexec blog_wordpress_wp_nginx cat /etc/hosts | grep -q "^$db_ip[[:space:]]db db.wordpress" || kd_fail "wp's /etc/hosts lacks db"
+kexec blog_wordpress_wp_nginx cat /etc/hosts | grep >/dev/null "^$db_ip[[:space:]]db db.wordpress" || kd_fail "wp's /etc/hosts lacks db"
 [ "$(kexec blog_wordpress_wp_nginx hostname)" = wp ] || kd_fail "the hostname is not the cell's name"
 out=$(http_get other_misc_probe_root "$db_ip" 3306 || true)
 [ -z "$out" ] || kd_fail "a cell of another space reached db: $out"
-kexec other_misc_probe_root cat /etc/hosts | grep -q "[[:space:]]db" && kd_fail "another space's /etc/hosts names db"
+kexec other_misc_probe_root cat /etc/hosts | grep >/dev/null "[[:space:]]db" && kd_fail "another space's /etc/hosts names db"
 
 echo "== a limits-only change is applied in place (same pid)"
 cat >"$d/.cell.yaml.tmp" <<YAML
@@ -203,7 +203,7 @@ kd_wait_state "$d/cell.status.yaml" Ready 30
 
 echo "== the container's output: its log file, kuke logs"
 grep -q '^started$' "$d/logs/mysql.log" || kd_fail "the log file does not hold the output"
-"$kuke" logs db --realm "$realm" --space blog --stack wordpress | grep -q '^started$' || kd_fail "kuke logs does not show the output"
+"$kuke" logs db --realm "$realm" --space blog --stack wordpress | grep >/dev/null '^started$' || kd_fail "kuke logs does not show the output"
 "$kuke" status >"$KD_DIR/status.out" || kd_fail "kuke status says kukeond is not running: $(cat "$KD_DIR/status.out")"
 
 echo "== restart policies"
@@ -240,16 +240,16 @@ YAML
 jobs=$(cell_dir blog wordpress jobs)/cell.status.yaml
 kd_wait_state "$jobs" Error 60
 grep -q '^  reason: RestartLimitReached$' "$jobs" || kd_fail "the cell does not say RestartLimitReached"
-awk '/- name: flaky/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep -qx 2 || kd_fail "flaky was not restarted twice"
-awk '/- name: flaky/ {f = 1} f && /exitCode:/ {print $2; exit}' "$jobs" | grep -qx 3 || kd_fail "flaky's exit code is not 3"
+awk '/- name: flaky/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep >/dev/null -x 2 || kd_fail "flaky was not restarted twice"
+awk '/- name: flaky/ {f = 1} f && /exitCode:/ {print $2; exit}' "$jobs" | grep >/dev/null -x 3 || kd_fail "flaky's exit code is not 3"
 for ((i = 0; i < 150; i++)); do
         n=$(awk '/- name: loop/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs")
         [ "${n:-0}" -ge 2 ] && break
         sleep 0.1
 done
 [ "${n:-0}" -ge 2 ] || kd_fail "loop (always) was not restarted twice: ${n:-0}"
-awk '/- name: once/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep -qx 0 || kd_fail "once (never) was restarted"
-awk '/- name: once/ {f = 1} f && /state:/ {print $2; exit}' "$jobs" | grep -qx Exited || kd_fail "once is not Exited"
+awk '/- name: once/ {f = 1} f && /restartCount:/ {print $2; exit}' "$jobs" | grep >/dev/null -x 0 || kd_fail "once (never) was restarted"
+awk '/- name: once/ {f = 1} f && /state:/ {print $2; exit}' "$jobs" | grep >/dev/null -x Exited || kd_fail "once is not Exited"
 rm "$(cell_dir blog wordpress jobs)/cell.yaml"
 kd_wait_gone "$(cell_dir blog wordpress jobs)" 60
 
@@ -258,7 +258,7 @@ wp_pid=$(task_pid blog_wordpress_wp_root)
 "$kuke" stop wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke stop failed"
 grep -q '^  state: Stopped$' "$(cell_dir blog wordpress wp)/cell.status.yaml" || kd_fail "wp is not Stopped"
 [ -z "$(task_pid blog_wordpress_wp_root)" ] || kd_fail "wp's root task still runs"
-kctr containers ls -q | grep -qx blog_wordpress_wp_root || kd_fail "a stopped cell lost its containers"
+kctr containers ls -q | grep >/dev/null -x blog_wordpress_wp_root || kd_fail "a stopped cell lost its containers"
 "$kuke" start wp --realm "$realm" --space blog --stack wordpress --timeout 60s || kd_fail "kuke start failed"
 new=$(task_pid blog_wordpress_wp_root)
 [ -n "$new" ] && [ "$new" != "$wp_pid" ] || kd_fail "kuke start did not start a new task"
@@ -280,13 +280,13 @@ kd_wait_state "$d/cell.status.yaml" Ready 30
 echo "== rm of the cell file: task, container, snapshot, netns, cgroup gone"
 rm "$d/cell.yaml"
 kd_wait_gone "$d" 60
-kctr containers ls -q | grep -q "$db_id" && kd_fail "the container is still there"
-kctr snapshots ls | grep -q "$db_id" && kd_fail "the snapshot is still there"
+kctr containers ls -q | grep >/dev/null "$db_id" && kd_fail "the container is still there"
+kctr snapshots ls | grep >/dev/null "$db_id" && kd_fail "the snapshot is still there"
 [ -e "$KD_NETNS/kukeon_${realm}_blog_wordpress_db" ] && kd_fail "the netns is still there"
-find /sys/fs/cgroup -type d -path "*/kukeon-test-$$/$realm/blog/wordpress/db" | grep -q . && kd_fail "the cgroup is still there"
+find /sys/fs/cgroup -type d -path "*/kukeon-test-$$/$realm/blog/wordpress/db" | grep >/dev/null . && kd_fail "the cgroup is still there"
 
 echo "== kuke delete --cascade of the realm"
 "$kuke" delete realm "$realm" --cascade --timeout 90s || kd_fail "kuke delete --cascade failed"
 kd_wait_gone "$KD_RUN/$realm" 60
-ctr -a "$CTRD_ADDRESS" ns ls -q | grep -qx "$ns" && kd_fail "the namespace $ns is still there"
+ctr -a "$CTRD_ADDRESS" ns ls -q | grep >/dev/null -x "$ns" && kd_fail "the namespace $ns is still there"
 echo "ok"

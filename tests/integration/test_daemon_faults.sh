@@ -140,7 +140,7 @@ spec:
 YAML
 mv "$KD_RUN/$realm/s/t/c1/.cell.yaml.tmp" "$KD_RUN/$realm/s/t/c1/cell.yaml"
 for ((i = 0; i < 200; i++)); do
-        kctr containers info s_t_c1_side 2>/dev/null | grep -q '"restartPolicy\|kukeon.io/spec-digest' && break
+        kctr containers info s_t_c1_side 2>/dev/null | grep >/dev/null '"restartPolicy\|kukeon.io/spec-digest' && break
         sleep 0.1
 done
 kd_wait_state "$KD_RUN/$realm/s/t/c1/cell.status.yaml" Ready 60
@@ -158,10 +158,10 @@ kctr tasks delete s_t_c2_side >/dev/null 2>&1 || true
 kctr containers delete s_t_c2_side
 kd_wait_state "$KD_RUN/$realm/s/t/c2/cell.status.yaml" Ready 30
 for ((i = 0; i < 100; i++)); do
-        running_tasks | grep -q '^s_t_c2_side ' && break
+        running_tasks | grep >/dev/null '^s_t_c2_side ' && break
         sleep 0.1
 done
-running_tasks | grep -q '^s_t_c2_side ' || kd_fail "the deleted container was not recreated"
+running_tasks | grep >/dev/null '^s_t_c2_side ' || kd_fail "the deleted container was not recreated"
 
 echo "== drift: the netns unpinned behind kukeond's back; a resync (SIGHUP) repairs it"
 c3_netns=$KD_NETNS/kukeon_${realm}_s_t_c3
@@ -178,7 +178,7 @@ kd_wait_state "$KD_RUN/$realm/s/t/c3/cell.status.yaml" Ready 30
 c3_ip=$(sed -n 's/^  ip: "\{0,1\}\([0-9.]*\)"\{0,1\}$/\1/p' "$KD_RUN/$realm/s/t/c3/cell.status.yaml")
 [ "$(readlink /proc/"$new"/ns/net)" = "$(nsenter --net="$c3_netns" readlink /proc/self/ns/net)" ] ||
         kd_fail "c3's root is not in the new netns"
-nsenter --net="$c3_netns" ip -4 addr show eth0 | grep -q "inet $c3_ip/" || kd_fail "the new netns lacks $c3_ip"
+nsenter --net="$c3_netns" ip -4 addr show eth0 | grep >/dev/null "inet $c3_ip/" || kd_fail "the new netns lacks $c3_ip"
 
 echo "== bad input next to good: symlink, huge file, wrong parent, unknown field"
 mkdir -p "$KD_RUN/$realm/s/t/bad1" "$KD_RUN/$realm/s/t/bad2" "$KD_RUN/$realm/s/t/bad3"
@@ -212,19 +212,19 @@ done
 echo "== rm -r of the realm: nothing of ours is left"
 rm -rf "${KD_RUN:?}/$realm"
 for ((i = 0; i < 600; i++)); do
-        ctr -a "$CTRD_ADDRESS" ns ls -q | grep -qx "$ns" || break
+        ctr -a "$CTRD_ADDRESS" ns ls -q | grep >/dev/null -x "$ns" || break
         sleep 0.1
 done
-ctr -a "$CTRD_ADDRESS" ns ls -q | grep -qx "$ns" && kd_fail "the namespace is still there: $(kctr containers ls -q)"
+ctr -a "$CTRD_ADDRESS" ns ls -q | grep >/dev/null -x "$ns" && kd_fail "the namespace is still there: $(kctr containers ls -q)"
 [ -z "$(ls "$KD_NETNS")" ] || kd_fail "netns left: $(ls "$KD_NETNS")"
-find /sys/fs/cgroup -type d -path "*/$KD_CGROOT/$realm" | grep -q . && kd_fail "cgroups left"
+find /sys/fs/cgroup -type d -path "*/$KD_CGROOT/$realm" | grep >/dev/null . && kd_fail "cgroups left"
 [ ! -e "$KD_CONF/$net.conflist" ] || kd_fail "the conflist is left"
 [ ! -d "/var/lib/cni/networks/$net" ] || kd_fail "IPAM state is left"
 if command -v iptables >/dev/null; then
         while read -r br; do
                 [ -z "$br" ] && continue
                 ip link show "$br" >/dev/null 2>&1 && kd_fail "bridge $br is left"
-                iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep -q -- "-i $br " && kd_fail "the rule of $br is left"
+                iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $br " && kd_fail "the rule of $br is left"
         done <"$KD_DIR/bridges"
 fi
 echo PASS
