@@ -405,9 +405,14 @@ json_t *document_to_json(const Document *d, unsigned emit_flags)
         if (emit_flags & EMIT_STATUS_FILE) {
                 char kind[32];
                 snprintf(kind, sizeof(kind), "%sStatus", kind_to_string(d->kind));
+                /* Taken out and put back last: a document without metadata gets it appended here, and
+                 * the keys keep the tables' order only with status after it. */
+                json_t *status = json_incref(json_object_get(j, "status"));
+                json_object_del(j, "status");
                 r |= json_object_set_new(j, "kind", json_string(kind));
                 r |= json_object_set_new(j, "metadata",
                                          json_pack("{s:s}", "name", strempty(d->metadata.name)));
+                r |= json_object_set_new(j, "status", status);
                 json_object_del(j, "spec");
         } else {
                 r |= json_object_set_new(j, "kind", json_string(kind_to_string(d->kind)));

@@ -285,10 +285,19 @@ static int dec_enum(Decoder *d, const YNode *n, const Field *f, int *ret)
         return r;
 }
 
+/* The times time_format_rfc3339() writes back as they were read: years 1000 to 9999 in UTC (strftime's %Y
+ * has no leading zeros, and an offset can carry 9999-12-31 into year 10000). */
+#define TIME_MIN (-30610224000LL) /* 1000-01-01T00:00:00Z */
+#define TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
+
 static int dec_time(Decoder *d, const YNode *n, int64_t *ret)
 {
-        if (n->type != YNODE_SCALAR || time_parse_rfc3339(n->value, ret) < 0)
+        int64_t t;
+        if (n->type != YNODE_SCALAR || time_parse_rfc3339(n->value, &t) < 0)
                 return dec_fail(d, n, "expected an RFC 3339 time such as 2006-01-02T15:04:05Z");
+        if (t < TIME_MIN || t > TIME_MAX)
+                return dec_fail(d, n, "\"%s\" is out of range (years 1000 to 9999 in UTC)", n->value);
+        *ret = t;
         return 0;
 }
 

@@ -122,7 +122,7 @@ bool registry_server_matches(const char *server, const RegistryRef *ref)
         if (len == 0)
                 return false;
         if (is_docker_alias(s, len))
-                return streq(ref->domain, REGISTRY_DOCKER_DOMAIN);
+                return is_docker_alias(ref->domain, strlen(ref->domain));
         return (strlen(ref->domain) == len && strncasecmp(s, ref->domain, len) == 0) ||
                (strlen(ref->host) == len && strncasecmp(s, ref->host, len) == 0);
 }

@@ -344,6 +344,24 @@ static void test_json_key_order(void **state)
         free(buf);
 }
 
+/* Regression (fuzz_status): document_to_json() appends the metadata of a status file, so one read without
+ * metadata emitted its status first, and what it read back emitted another text; kukeond rewrites a status
+ * file whose text changed (fixed). */
+static void test_status_file_key_order(void **state)
+{
+        static const char text[] =
+                "apiVersion: v1beta1\nkind: StackStatus\nmetadata:\nstatus: {state: Ready}\n";
+        Document *d = NULL;
+        Diag diag = DIAG_INIT;
+        assert_int_equal(
+                document_parse_one(text, strlen(text), "s.yaml", KIND_STACK, PARSE_STATUS, &d, &diag), 0);
+        char *y = document_to_yaml(d, EMIT_STATUS_FILE);
+        assert_string_equal(y, "apiVersion: v1beta1\nkind: StackStatus\n"
+                               "metadata:\n  name: \"\"\nstatus:\n  state: Ready\n");
+        free(y);
+        document_free(d);
+}
+
 static void test_redact(void **state)
 {
         char *buf = fixture_read("manifests/valid-all-kinds.yaml", NULL);
@@ -394,6 +412,7 @@ int main(void)
                 cmocka_unit_test(test_needs_quotes_signed_floats),
                 cmocka_unit_test(test_retyped_strings_round_trip),
                 cmocka_unit_test(test_json_key_order),
+                cmocka_unit_test(test_status_file_key_order),
                 cmocka_unit_test(test_redact),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,20 @@ static const Case cases[] = {
          .yaml = "apiVersion: v1beta1\nkind: Cell\nmetadata:\n  name: web\n",
          .want = "cell.yaml:2:7: kind: expected a status kind such as CellStatus, found \"Cell\"",
          .flags = PARSE_STATUS},
+        /* Regression (fuzz_status): times before year 1000 or past 9999 in UTC decoded, but kukeond writes
+         * them back as "25-06-01T10:00:09Z" or "10000-01-01T00:30:00Z", which no longer decode (fixed). */
+        {.name = "time_year_below_1000",
+         .yaml = "apiVersion: v1beta1\nkind: ContainerStatus\nmetadata:\n  name: app\nstatus:\n"
+                 "  finishTime: 0025-06-01T10:00:09Z\n",
+         .want = "cell.yaml:6:15: status.finishTime: \"0025-06-01T10:00:09Z\" is out of range "
+                 "(years 1000 to 9999 in UTC)",
+         .flags = PARSE_STATUS},
+        {.name = "time_offset_past_9999",
+         .yaml = "apiVersion: v1beta1\nkind: CellStatus\nmetadata:\n  name: web\nstatus:\n"
+                 "  createdAt: 9999-12-31T23:59:59-00:30\n",
+         .want = "cell.yaml:6:14: status.createdAt: \"9999-12-31T23:59:59-00:30\" is out of range "
+                 "(years 1000 to 9999 in UTC)",
+         .flags = PARSE_STATUS},
         C("missing_api_version", "kind: Realm\nmetadata:\n  name: main\n",
           "cell.yaml:1:1: apiVersion: required field is missing (expected \"v1beta1\")"),
         C("wrong_api_version", "kind: Realm\napiVersion: v1\nmetadata:\n  name: main\n",

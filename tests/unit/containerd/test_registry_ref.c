@@ -155,6 +155,26 @@ static void test_server_matches(void **state)
         registry_ref_done(&local);
 }
 
+/* Regression (fuzz_registry_ref): a reference naming docker.io by another alias or in another case
+ * ("registry-1.docker.io/library/busybox", "Docker.IO/x") matched no credential entry, not even one for
+ * its own host, as the alias check compared the reference's domain with "docker.io" exactly. */
+static void test_server_matches_docker_alias(void **state)
+{
+        static const char *const refs[] = {"registry-1.docker.io/library/busybox", "Docker.IO/x",
+                                           "registry.hub.docker.com/a/b:1"};
+        for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+                RegistryRef ref;
+                assert_int_equal(registry_ref_parse(refs[i], &ref), 0);
+                assert_true(registry_server_matches(ref.host, &ref));
+                assert_true(registry_server_matches("docker.io", &ref));
+                assert_true(registry_server_matches("https://index.docker.io/v1/", &ref));
+                assert_false(registry_server_matches("r.io", &ref));
+                registry_ref_done(&ref);
+        }
+        const PullCredentials list[] = {{"r.io", "a", "1"}, {"docker.io", "b", "2"}};
+        assert_ptr_equal(pull_credentials_select(list, 2, "registry-1.docker.io/library/busybox"), &list[1]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -162,6 +182,7 @@ int main(void)
                 cmocka_unit_test(test_source_host),
                 cmocka_unit_test(test_loopback),
                 cmocka_unit_test(test_server_matches),
+                cmocka_unit_test(test_server_matches_docker_alias),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
