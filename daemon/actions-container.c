@@ -373,33 +373,51 @@ int action_container_create(Op *op, const Action *a, char *msg, size_t msg_size)
         return ACTION_ASYNC;
 }
 
+/* The start of an action on one container's record or task: containerd is there, the realm's namespace
+ * and the container's id are known, the call context is made. NULL with *ret_r set otherwise. */
+static ActionCall *container_call(Op *op, const Action *a, char *msg, size_t msg_size,
+                                  char ns[static NAME_MAX_LEN + 16], char id[static 77], int *ret_r)
+{
+        *ret_r = -ENOTCONN;
+        if (!ctrd_ready(op, msg, msg_size))
+                return NULL;
+        realm_namespace(op->d, &a->id, ns, NAME_MAX_LEN + 16);
+        container_id_of(op, a->container, id);
+        ActionCall *call = action_call_new(op, a);
+        *ret_r = call ? 0 : -ENOMEM;
+        return call;
+}
+
+/* Ends a container action whose driver call reports an exit: "<what> <container>: <message>" on failure. */
+static void container_call_done(ActionCall *call, int r, const char *what, const char *message)
+{
+        char m[512];
+        snprintf(m, sizeof(m), "%s %s: %s", what, call->action.container, message);
+        action_call_done(call, r < 0 ? r : 1, m);
+}
+
 /* ---- deleting a container: stop → delete task → delete record → remove snapshot ---- */
 
 static void on_teardown(int r, const char *message, const CtrdTaskExit *exit, void *userdata)
 {
         ActionCall *call = userdata;
         (void)exit;
-        char m[512];
         res_stamp(call->op->d, call->op->res, "recv ctrd.Teardown %s r=%d", call->action.container,
                   r); /* BENCH STAMP */
-        snprintf(m, sizeof(m), "removing container %s: %s", call->action.container, message);
-        action_call_done(call, r < 0 ? r : 1, m);
+        container_call_done(call, r, "removing container", message);
 }
 
 int action_container_delete(Op *op, const Action *a, char *msg, size_t msg_size)
 {
         Daemon *d = op->d;
-        if (!ctrd_ready(op, msg, msg_size))
-                return -ENOTCONN;
         char ns[NAME_MAX_LEN + 16], id[77];
-        realm_namespace(d, &a->id, ns, sizeof(ns));
-        container_id_of(op, a->container, id);
-        ActionCall *call = action_call_new(op, a);
+        int r;
+        ActionCall *call = container_call(op, a, msg, msg_size, ns, id, &r);
         if (!call)
-                return -ENOMEM;
+                return r;
         CtrdTeardown t = {.id = id, .grace_ms = 0, .kill_timeout_ms = TASK_KILL_TIMEOUT_MS};
         res_stamp(d, op->res, "send ctrd.Teardown %s", a->container); /* BENCH STAMP */
-        int r = ctrd_container_teardown(d->ctrd, &d->loop, ns, &t, on_teardown, call);
+        r = ctrd_container_teardown(d->ctrd, &d->loop, ns, &t, on_teardown, call);
         if (r < 0) {
                 free(call);
                 snprintf(msg, msg_size, "removing container %s: %s", id, strerror(-r));
@@ -562,11 +580,9 @@ static void on_stopped_task_deleted(int r, const char *message, const CtrdTaskEx
 {
         ActionCall *call = userdata;
         (void)exit;
-        char m[512];
         res_stamp(call->op->d, call->op->res, "recv ctrd.TaskDelete %s r=%d", call->action.container,
                   r); /* BENCH STAMP */
-        snprintf(m, sizeof(m), "deleting the stopped task of %s: %s", call->action.container, message);
-        action_call_done(call, r < 0 ? r : 1, m);
+        container_call_done(call, r, "deleting the stopped task of", message);
 }
 
 static void on_task_stopped(int r, const char *message, const CtrdTaskExit *exit, void *userdata)
@@ -603,21 +619,18 @@ static void on_task_stopped(int r, const char *message, const CtrdTaskExit *exit
 int action_task_stop(Op *op, const Action *a, char *msg, size_t msg_size)
 {
         Daemon *d = op->d;
-        if (!ctrd_ready(op, msg, msg_size))
-                return -ENOTCONN;
         char ns[NAME_MAX_LEN + 16], id[77];
-        realm_namespace(d, &a->id, ns, sizeof(ns));
-        container_id_of(op, a->container, id);
+        int r;
+        ActionCall *call = container_call(op, a, msg, msg_size, ns, id, &r);
+        if (!call)
+                return r;
         const ContainerExtra *x = observed_extra(op, a->container, NULL);
         int sig = x && *x->stop_signal ? ctrd_signal_from_string(x->stop_signal) : 0;
-        ActionCall *call = action_call_new(op, a);
-        if (!call)
-                return -ENOMEM;
         int64_t grace = a->grace_seconds > 0 ? a->grace_seconds : 0;
         res_stamp(d, op->res, "send ctrd.TaskStop %s grace=%lld", a->container,
                   (long long)grace); /* BENCH STAMP */
-        int r = ctrd_task_stop(d->ctrd, &d->loop, ns, id, sig > 0 ? sig : 0, (uint64_t)grace * 1000,
-                               TASK_KILL_TIMEOUT_MS, CTRD_MISSING_OK, on_task_stopped, call);
+        r = ctrd_task_stop(d->ctrd, &d->loop, ns, id, sig > 0 ? sig : 0, (uint64_t)grace * 1000,
+                           TASK_KILL_TIMEOUT_MS, CTRD_MISSING_OK, on_task_stopped, call);
         if (r < 0) {
                 free(call);
                 snprintf(msg, msg_size, "stopping the task of %s: %s", a->container, strerror(-r));
@@ -630,26 +643,21 @@ static void on_task_deleted(int r, const char *message, const CtrdTaskExit *exit
 {
         ActionCall *call = userdata;
         (void)exit;
-        char m[512];
         res_stamp(call->op->d, call->op->res, "recv ctrd.TaskDelete %s r=%d", call->action.container,
                   r); /* BENCH STAMP */
-        snprintf(m, sizeof(m), "deleting the task of %s: %s", call->action.container, message);
-        action_call_done(call, r < 0 ? r : 1, m);
+        container_call_done(call, r, "deleting the task of", message);
 }
 
 int action_task_delete(Op *op, const Action *a, char *msg, size_t msg_size)
 {
         Daemon *d = op->d;
-        if (!ctrd_ready(op, msg, msg_size))
-                return -ENOTCONN;
         char ns[NAME_MAX_LEN + 16], id[77];
-        realm_namespace(d, &a->id, ns, sizeof(ns));
-        container_id_of(op, a->container, id);
-        ActionCall *call = action_call_new(op, a);
+        int r;
+        ActionCall *call = container_call(op, a, msg, msg_size, ns, id, &r);
         if (!call)
-                return -ENOMEM;
+                return r;
         res_stamp(d, op->res, "send ctrd.TaskDelete %s", a->container); /* BENCH STAMP */
-        int r = ctrd_task_delete(d->ctrd, ns, id, CTRD_MISSING_OK, on_task_deleted, call);
+        r = ctrd_task_delete(d->ctrd, ns, id, CTRD_MISSING_OK, on_task_deleted, call);
         if (r < 0) {
                 free(call);
                 snprintf(msg, msg_size, "deleting the task of %s: %s", a->container, strerror(-r));
