@@ -35,6 +35,9 @@ struct Watcher {
         size_t root_len;
         char *wake_path;
         int wake_wd; /* thread only */
+        /* watches the kernel dropped (IN_IGNORED): their records keep their names in the library, so
+         * a directory made again under the same name would look watched */
+        int stale[STALE_WATCHES_MAX];
         unsigned n_stale;
         watcher_event_cb cb;
         void *userdata;
@@ -89,6 +92,14 @@ static bool has_dot_component(const char *rel)
         return false;
 }
 
+static bool is_stale(const Watcher *w, int wd)
+{
+        for (unsigned i = 0; i < w->n_stale; i++)
+                if (w->stale[i] == wd)
+                        return true;
+        return false;
+}
+
 /* Sets up every watch from scratch. Returns 0 or the errno of what failed. */
 static int watch_all(Watcher *w)
 {
@@ -116,15 +127,17 @@ static bool rewatch(Watcher *w)
         return true;
 }
 
-/* A new directory: watch it (and what is under it), then report what it already holds, so that files
- * written before the watch existed are not missed. Subdirectories the recursive watch raced with are
- * watched here. */
+/* A new directory: watch it, then report what it already holds, so that files written before the watch
+ * existed are not missed, and walk its subdirectories the same way. A subdirectory made after the watch
+ * and before the listing is seen twice (its event and the listing): the second finds it watched. */
 static void walk_new_dir(Watcher *w, const char *path, unsigned depth)
 {
         char dirpath[PATH_MAX];
-        snprintf(dirpath, sizeof(dirpath), "%s/", path);
-        if (inotifytools_wd_from_filename(dirpath) < 0)
-                (void)inotifytools_watch_recursively(path, WATCHER_EVENTS);
+        if (snprintf(dirpath, sizeof(dirpath), "%s/", path) >= (int)sizeof(dirpath))
+                return;
+        int wd = inotifytools_wd_from_filename(dirpath);
+        if (wd < 0 || is_stale(w, wd))
+                (void)inotifytools_watch_file(dirpath, WATCHER_EVENTS);
         if (depth >= WALK_DEPTH_MAX)
                 return;
         DIR *d = opendir(path);
@@ -158,8 +171,9 @@ static bool handle_event(Watcher *w, const struct inotify_event *ev)
                 return true;
         const char *dir = inotifytools_filename_from_wd(ev->wd);
         if (ev->mask & IN_IGNORED) {
-                if (++w->n_stale > STALE_WATCHES_MAX)
+                if (w->n_stale == STALE_WATCHES_MAX)
                         return rewatch(w);
+                w->stale[w->n_stale++] = ev->wd;
                 return true;
         }
         if (!dir || strncmp(dir, w->root, w->root_len) != 0)

@@ -39,6 +39,17 @@ mkdir -p "$KD_RUN/$realm/s3/x" && doc Stack x >"$KD_RUN/$realm/s3/x/stack.yaml" 
 kd_wait_state "$KD_RUN/$realm/s2/a/stack.status.yaml" Ready
 kd_wait_state "$KD_RUN/$realm/s3/x/stack.status.yaml" Ready
 
+echo "== a directory kukeond removed, made again under the same name, is watched again"
+for round in 1 2 3; do
+        doc Stack again >"$KD_RUN/$realm/s1/again.yaml.tmp"
+        mkdir "$KD_RUN/$realm/s1/again"
+        mv "$KD_RUN/$realm/s1/again.yaml.tmp" "$KD_RUN/$realm/s1/again/stack.yaml"
+        kd_wait_state "$KD_RUN/$realm/s1/again/stack.status.yaml" Ready
+        # an edit inside the directory is seen only through the directory's own watch
+        rm "$KD_RUN/$realm/s1/again/stack.yaml"
+        kd_wait_gone "$KD_RUN/$realm/s1/again" 20
+done
+
 grep -h '^  bridge: ' "$KD_RUN/$realm"/*/space.status.yaml | sed 's/^  bridge: //' >>"$KD_DIR/bridges"
 
 echo "== a burst: 1000 stacks, and 3000 files kukeond ignores"

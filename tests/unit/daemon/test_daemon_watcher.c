@@ -272,12 +272,53 @@ static void test_renamed_dir(void **state)
         assert_true(run_until(f, new_name_seen, 10));
 }
 
+/* ---- a directory removed and made again under the same name: its new watch is its own ---- */
+
+static char again_file[32];
+static size_t again_made;
+
+static bool again_seen(Fixture *f)
+{
+        return seen(f, again_file);
+}
+
+static bool again_dir_seen(Fixture *f)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < f->n; i++)
+                n += strcmp(f->paths[i], "again") == 0;
+        return n >= again_made;
+}
+
+static void test_dir_made_again(void **state)
+{
+        Fixture *f = *state;
+        char d[128], p[192];
+        snprintf(d, sizeof(d), "%s/again", f->root);
+        for (int round = 0; round < 3; round++) {
+                assert_int_equal(mkdir(d, 0755), 0);
+                again_made++;
+                /* the thread watches the directory right after reporting it; then a file written in
+                 * it is seen only through that watch */
+                snprintf(again_file, sizeof(again_file), "again/w%d.yaml", round);
+                assert_true(run_until(f, again_dir_seen, 10));
+                usleep(50 * 1000);
+                snprintf(p, sizeof(p), "%s/w%d.yaml", d, round);
+                write_file(p);
+                assert_true(run_until(f, again_seen, 10));
+                assert_int_equal(unlink(p), 0);
+                assert_int_equal(rmdir(d), 0);
+        }
+        assert_false(f->failed);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_created_and_filled_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_burst, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_renamed_dir, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dir_made_again, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
