@@ -6,6 +6,7 @@
  * Containers.Create → the lease deleted. Every container of a cell names the cell as its shim group, so
  * the cell has one runc shim. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,8 +289,14 @@ static void on_rootfs_prepared(int r, const char *message, const CtrdMount *moun
                         resources = op->want_resources[i];
                 }
         CtrdIdentity ident = {cell->realm, cell->space, cell->stack, cell->cell, c->spec->id, digest};
-        CtrdLabel labels[CTRD_IDENTITY_LABELS_MAX + 2];
+        CtrdLabel labels[CTRD_IDENTITY_LABELS_MAX + 3];
         size_t n_labels = ctrd_identity_labels(&ident, labels);
+        char grace[24];
+        if (op->res->spec && op->res->spec->kind == KIND_CELL) {
+                snprintf(grace, sizeof(grace), "%" PRId64,
+                         op->res->spec->spec.cell.stop_grace_period_seconds);
+                labels[n_labels++] = (CtrdLabel){CTRD_LABEL_STOP_GRACE, grace};
+        }
         if (resources)
                 labels[n_labels++] = (CtrdLabel){CTRD_LABEL_RESOURCES_DIGEST, resources};
         if (c->is_root)

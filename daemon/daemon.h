@@ -91,6 +91,7 @@ typedef struct Resource {
         bool is_ready;                /* the last round ended with an empty plan in a settled state */
         bool needs_status_write;      /* the status file went away behind our back */
         bool has_isolation;           /* space: its isolation rules were ensured by this daemon */
+        bool is_parked;               /* its round waits for an ancestor's (see daemon_pump()) */
         Op *op;                       /* the round in flight */
         uint64_t wake_at_ms;          /* uv_now() time of a planned wake-up; 0: none */
         unsigned n_failures;          /* rounds in a row that failed: the retry back-off */
@@ -185,6 +186,7 @@ struct Daemon {
         ResourceTable table;
         DirtyQueue queue;
         size_t n_ops;
+        size_t n_parked; /* resources with is_parked */
         unsigned scan_gen;
         bool needs_scan; /* manifests changed: rescan before the next rounds */
         bool needs_full; /* a full resync is due: every resource gets a round */

@@ -4,6 +4,7 @@
  *
  * Containers.List → Tasks.Get per record → per image Images.Get + manifest + config → Snapshots.Stat of
  * the top chain id, the calls of one step in parallel; then op_observed(). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -48,6 +49,17 @@ void op_free_observation(Op *op)
         free(op->images);
         op->images = NULL;
         op->n_images = 0;
+}
+
+/* A label's count of seconds; -1 when it is not a plain non-negative decimal number. */
+static int64_t parse_seconds(const char *s)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0 || *s < '0' || *s > '9')
+                return -1;
+        return v;
 }
 
 static void observe_fail(Op *op, int r, const char *what, const char *message)
@@ -321,7 +333,13 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
                         break;
                 }
                 const char *type = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER_TYPE);
+                int64_t grace = -1;
+                const char *grace_label = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_STOP_GRACE);
+                if (grace_label)
+                        grace = parse_seconds(grace_label);
                 *o = (ObservedContainer){.name = x->name,
+                                         .has_stop_grace = grace >= 0,
+                                         .stop_grace_seconds = grace,
                                          .is_root = streq_ptr(type, "root"),
                                          .exists = true,
                                          .spec_digest = x->spec_digest,

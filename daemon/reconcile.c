@@ -66,6 +66,47 @@ static void on_pump_idle(uv_idle_t *h)
         daemon_pump(h->data);
 }
 
+/* An ancestor wanted present whose round runs or is queued (or itself waits for one). */
+static bool ancestor_is_busy(Daemon *d, const Resource *r)
+{
+        for (const Resource *p = resource_parent(d, r); p; p = resource_parent(d, p))
+                if (p->desire == DESIRE_PRESENT && (p->op || p->qi.is_queued || p->is_parked))
+                        return true;
+        return false;
+}
+
+static void unpark_one(Resource *r, void *userdata)
+{
+        Daemon *d = userdata;
+        if (r->is_parked && !ancestor_is_busy(d, r)) {
+                r->is_parked = false;
+                d->n_parked--;
+                daemon_mark_dirty(d, r);
+        }
+}
+
+/* Rounds of parked resources whose ancestors are done now. */
+static void unpark(Daemon *d)
+{
+        if (d->n_parked > 0)
+                resource_foreach(&d->table, unpark_one, d);
+}
+
+/* Parents come up before their children: a resource wanted present whose ancestor has a round running
+ * or queued waits for it (a round now could only find the parent not ready yet and say so — after a
+ * daemon restart that would flap every Ready status through Pending). Deletions never wait. */
+static bool park(Daemon *d, Resource *r)
+{
+        if (r->desire != DESIRE_PRESENT || !ancestor_is_busy(d, r))
+                return false;
+        (void)dirty_queue_done(&d->queue, &r->qi);
+        if (!r->is_parked) {
+                r->is_parked = true;
+                d->n_parked++;
+        }
+        return true;
+}
+
 void daemon_pump(Daemon *d)
 {
         if (d->is_stopping || d->is_pumping || !d->is_started)
@@ -74,7 +115,10 @@ void daemon_pump(Daemon *d)
         QueueItem *it;
         unsigned n = 0;
         while (n < ROUNDS_PER_PUMP && (it = dirty_queue_pop(&d->queue))) {
-                op_start(d, resource_from_item(it));
+                Resource *r = resource_from_item(it);
+                if (park(d, r))
+                        continue;
+                op_start(d, r);
                 n++;
         }
         d->is_pumping = false;
@@ -167,6 +211,7 @@ static void op_finish(Op *op, bool requeue)
                         daemon_on_idle_stopping(d);
                 return;
         }
+        unpark(d);
         daemon_pump(d);
 }
 

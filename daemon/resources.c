@@ -106,6 +106,8 @@ void resource_drop(Daemon *d, Resource *r)
 {
         ResourceTable *t = &d->table;
         dirty_queue_remove(&d->queue, &r->qi);
+        if (r->is_parked)
+                d->n_parked--;
         for (Resource **p = &t->buckets[id_hash(&r->id, t->n_buckets)]; *p; p = &(*p)->hash_next)
                 if (*p == r) {
                         *p = r->hash_next;

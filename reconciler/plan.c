@@ -81,12 +81,16 @@ static bool task_is_live(TaskStatus t)
         return t == TASK_RUNNING || t == TASK_PAUSED || t == TASK_CREATED || t == TASK_UNKNOWN;
 }
 
+#define STOP_GRACE_DEFAULT 10
+
+/* The grace of a stop: none when the kill annotation says so, else the spec's; -1 when there is no spec
+ * (the manifest is gone): each container's own record says what its cell asked for. */
 static int64_t stop_grace(const CellPlanInput *in)
 {
         const char *kill = in->metadata ? strmap_get(&in->metadata->annotations, ANNOTATION_KILL) : NULL;
         if (kill && streq(kill, "true"))
                 return 0;
-        return in->spec ? in->spec->stop_grace_period_seconds : 10;
+        return in->spec ? in->spec->stop_grace_period_seconds : -1;
 }
 
 /* Stops, then deletes the tasks and records of the observed containers that match `which` (all when
@@ -104,7 +108,9 @@ static int plan_remove_containers(Plan *p, const ResourceId *id, const ObservedC
                         Action *a = plan_add(p, ACTION_TASK_STOP, id, c->name);
                         if (!a)
                                 return -ENOMEM;
-                        a->grace_seconds = grace;
+                        a->grace_seconds = grace >= 0          ? grace
+                                           : c->has_stop_grace ? c->stop_grace_seconds
+                                                               : STOP_GRACE_DEFAULT;
                         busy = true;
                 }
         for (int stage = 0; stage < 2 && !busy; stage++)

@@ -41,6 +41,9 @@ typedef struct ObservedContainer {
         int32_t exit_status;
         int64_t started_at; /* seconds; 0 unknown */
         int64_t exited_at;  /* seconds; 0 unknown */
+        /* its kukeon.io/stop-grace-period label: the grace its cell asked for when it was made */
+        bool has_stop_grace;
+        int64_t stop_grace_seconds;
 } ObservedContainer;
 
 typedef struct ObservedCell {

@@ -136,6 +136,9 @@ typedef enum CtrdFlags {
 #define CTRD_LABEL_SPEC_DIGEST "kukeon.io/spec-digest"
 /* "root" on the cell's root container (it starts first and stops last). */
 #define CTRD_LABEL_CONTAINER_TYPE "kukeon.io/container-type"
+/* The cell's stopGracePeriodSeconds when the container was made: a cell whose manifest is gone is still
+ * stopped with the grace it asked for. */
+#define CTRD_LABEL_STOP_GRACE "kukeon.io/stop-grace-period"
 /* The digest of the container's resources in its record's spec, and of the ones last applied in place
  * (Tasks.Update) when they differ. */
 #define CTRD_LABEL_RESOURCES_DIGEST      "kukeon.io/resources-digest"

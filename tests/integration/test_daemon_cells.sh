@@ -96,6 +96,7 @@ kind: Cell
 metadata:
   name: db
 spec:
+  stopGracePeriodSeconds: 1
   containers:
     - id: mysql
       image: $image
@@ -272,14 +273,25 @@ again=$(task_pid blog_wordpress_wp_root)
 echo "== kukeond ends; containers keep running; a restart adopts them"
 kd_stop || kd_fail "kukeond did not exit 0"
 [ "$(task_pid "$db_id")" = "$db_pid" ] || kd_fail "the task did not survive kukeond's exit"
+touch "$KD_DIR/restart-mark"
+sleep 1.1 # a coarse file system clock must tell the mark from a status written after it
 kd_start
 sleep 2
 kd_wait_state "$d/cell.status.yaml" Ready 30
 [ "$(task_pid "$db_id")" = "$db_pid" ] || kd_fail "the restarted daemon restarted the task"
+# nothing changed: no status is written again (none flaps through Pending while parents are checked)
+rewritten=$(find "$KD_RUN" -name '*.status.yaml' -newer "$KD_DIR/restart-mark")
+[ -z "$rewritten" ] || kd_fail "statuses were written again after the restart: $rewritten"
 
 echo "== rm of the cell file: task, container, snapshot, netns, cgroup gone"
+# httpd runs as the container's pid 1 and ignores SIGTERM: only SIGKILL, after the cell's own grace of
+# one second (its container record remembers it: the manifest is gone), ends it
+kctr containers info "$db_id" | grep >/dev/null '"kukeon.io/stop-grace-period": "1"' ||
+        kd_fail "the container does not record its cell's grace"
+t0=$SECONDS
 rm "$d/cell.yaml"
 kd_wait_gone "$d" 60
+[ $((SECONDS - t0)) -lt 9 ] || kd_fail "the removal took $((SECONDS - t0)) s: not the cell's grace of 1 s"
 kctr containers ls -q | grep >/dev/null "$db_id" && kd_fail "the container is still there"
 kctr snapshots ls | grep >/dev/null "$db_id" && kd_fail "the snapshot is still there"
 [ -e "$KD_NETNS/kukeon_${realm}_blog_wordpress_db" ] && kd_fail "the netns is still there"

@@ -402,6 +402,28 @@ static void test_teardown_order(void **state)
         assert_string_equal(plan(f, NULL), "files-remove");
 }
 
+/* The manifest is gone: each container is stopped with the grace its record says its cell asked for. */
+static void test_teardown_grace_from_record(void **state)
+{
+        Fixture *f = *state;
+        f->in.spec = NULL;
+        observe(f, TASK_RUNNING, TASK_RUNNING);
+        f->obs[0].has_stop_grace = f->obs[1].has_stop_grace = true;
+        f->obs[0].stop_grace_seconds = 2;
+        f->obs[1].stop_grace_seconds = 0;
+        assert_string_equal(plan(f, NULL), "task-stop:side@0");
+        f->obs[1].task = TASK_STOPPED;
+        assert_string_equal(plan(f, NULL), "task-stop:app@2");
+        /* the spec, while there is one, wins over the record */
+        f->in.spec = &f->cell_spec;
+        f->cell_spec.stop_grace_period_seconds = 7;
+        f->specs[1].id = (char *)"other";
+        f->desired[1].spec_digest = "other";
+        f->in.n_containers = 1;
+        f->obs[1].task = TASK_RUNNING;
+        assert_string_equal(plan(f, NULL), "task-stop:side@7");
+}
+
 static void test_external_root(void **state)
 {
         Fixture *f = *state;
@@ -431,6 +453,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_kill_annotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_teardown_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_teardown_grace_from_record, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_external_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_resources_change_in_place, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_netns_gone_restarts_tasks, setup, teardown),
