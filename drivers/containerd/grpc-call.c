@@ -32,12 +32,25 @@ void grpc_call_unref(GrpcCall *c)
                 call_free(c);
 }
 
+/* No call left waits on a deadline: the timer goes, so that an idle daemon is never woken. */
+static void conn_disarm_deadline_if_idle(GrpcConn *conn)
+{
+        if (!conn->deadline_armed)
+                return;
+        for (GrpcCall *c = conn->calls; c; c = c->next)
+                if (c->deadline && !c->is_finished)
+                        return;
+        uv_timer_stop(&conn->deadline_timer);
+        conn->deadline_armed = 0;
+}
+
 /* Takes the call off the connection's list (dropping the list's reference). */
 static void call_unlink(GrpcCall *c)
 {
         if (!c->is_listed)
                 return;
         GrpcConn *conn = c->conn;
+        bool had_deadline = c->deadline != 0;
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -48,6 +61,8 @@ static void call_unlink(GrpcCall *c)
         c->is_listed = false;
         conn->n_calls--;
         grpc_call_unref(c);
+        if (had_deadline)
+                conn_disarm_deadline_if_idle(conn);
 }
 
 void grpc_call_queue(GrpcCall *c)

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "drivers/containerd/grpc-internal.h"
 #include "drivers/containerd/grpc.h"
 #include "tests/fakes/fake-h2-server.h"
 
@@ -461,10 +462,14 @@ static void test_deadline_and_cancel(void **state)
         grpc_call_cancel(cancelled.call);
         assert_int_equal(grpc_conn_n_calls(t->conn), 0);
         Res after;
-        unary(t, "/t.S/Unary", NULL, &after);
+        const GrpcCallOptions long_deadline = {.timeout_ms = 60000};
+        unary(t, "/t.S/Unary", &long_deadline, &after);
         settle(t);
         assert_int_equal(cancelled.n_done, 0);
         assert_int_equal(res.n_done, 1);
+        /* no call waits on a deadline any more: no timer is left to wake an idle daemon */
+        assert_int_equal(after.r, 0);
+        assert_false(uv_is_active((uv_handle_t *)&t->conn->deadline_timer));
 }
 
 typedef struct Three {
