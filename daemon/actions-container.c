@@ -512,7 +512,9 @@ static void on_old_task_deleted(int r, const char *message, const CtrdTaskExit *
         task_create(t);
 }
 
-/* The log file of a container: <cell>/logs/<container>.log, its directory made when missing. */
+/* The log file of a container: <cell>/logs/<container>.log, its directory made when missing. The shim
+ * opens the file by its path, as root: the directory must be a real one (never a symlink someone put in
+ * its place) and the file is made here, a regular file without other links, never through a symlink. */
 static int log_path(Daemon *d, const ResourceId *cell, const char *name, char *buf, size_t size)
 {
         _cleanup_close_ int fd = cell_dir_open(d, cell);
@@ -520,11 +522,26 @@ static int log_path(Daemon *d, const ResourceId *cell, const char *name, char *b
                 return fd;
         if (mkdirat(fd, "logs", 0750) < 0 && errno != EEXIST)
                 return negative_errno();
+        _cleanup_close_ int dfd = openat(fd, "logs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOTDIR ? -ELOOP : negative_errno();
+        char file[NAME_MAX_LEN + 8];
+        if (snprintf(file, sizeof(file), "%s.log", name) >= (int)sizeof(file))
+                return -ENAMETOOLONG;
+        _cleanup_close_ int lfd =
+                openat(dfd, file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0640);
+        if (lfd < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(lfd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+                return -EPERM;
         char dir[PATH_MAX];
         int r = cell_dir_path(d, cell, dir, sizeof(dir));
         if (r < 0)
                 return r;
-        int n = snprintf(buf, size, "%s/logs/%s.log", dir, name);
+        int n = snprintf(buf, size, "%s/logs/%s", dir, file);
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -547,7 +564,10 @@ int action_task_start(Op *op, const Action *a, char *msg, size_t msg_size)
         if (r < 0) {
                 free(t->call);
                 free(t);
-                snprintf(msg, msg_size, "the log directory of the cell: %s", strerror(-r));
+                snprintf(msg, msg_size, "the log file of %s: %s", a->container,
+                         r == -ELOOP   ? "a symlink in its path (not followed)"
+                         : r == -EPERM ? "not a regular file of its own (refused)"
+                                       : strerror(-r));
                 return r;
         }
         const ContainerSpec *spec = op_container_spec(op, a->container);
