@@ -9,7 +9,10 @@
 #include "drivers/containerd/archive.h"
 #include "drivers/containerd/ctrd.h"
 
-#define REF_MAX 255 /* docker's limit on the name part */
+#define REF_NAME_MAX 255 /* docker's limit on the normalized name: domain/path */
+#define REF_TAG_MAX  128
+/* the longest valid reference: name, ":" tag, "@sha256:" and 64 hex digits */
+#define REF_INPUT_MAX (REF_NAME_MAX + 1 + REF_TAG_MAX + 1 + 7 + 64)
 
 static bool is_lower_alnum(char c)
 {
@@ -58,7 +61,7 @@ static bool domain_is_valid(const char *s, size_t len)
 static bool tag_is_valid(const char *s)
 {
         size_t len = strlen(s);
-        if (len == 0 || len > 128 || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
+        if (len == 0 || len > REF_TAG_MAX || !(isalnum((unsigned char)s[0]) || s[0] == '_'))
                 return false;
         for (size_t i = 1; i < len; i++)
                 if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
@@ -91,7 +94,7 @@ static int ref_split(char *s, char **ret_tag, char **ret_digest)
 
 int ctrd_image_ref_normalize(const char *ref, char **ret)
 {
-        if (!ref || !*ref || strlen(ref) > REF_MAX + 200)
+        if (!ref || !*ref || strlen(ref) > REF_INPUT_MAX)
                 return -EINVAL;
         _cleanup_free_ char *s = strdup(ref);
         if (!s)
@@ -112,7 +115,8 @@ int ctrd_image_ref_normalize(const char *ref, char **ret)
         if (streq(domain, "index.docker.io"))
                 domain = "docker.io";
         bool is_library = streq(domain, "docker.io") && !strchr(path, '/');
-        if (strlen(path) > REF_MAX)
+        /* the limit holds for the name as it comes out, so that it normalizes again */
+        if (strlen(domain) + 1 + (is_library ? strlen("library/") : 0) + strlen(path) > REF_NAME_MAX)
                 return -EINVAL;
         for (const char *p = path;;) {
                 const char *end = strchrnul(p, '/');

@@ -82,6 +82,23 @@ static void test_ref_normalize(void **state)
         assert_ref("-a", NULL);
         assert_ref("host:port/x", NULL); /* a port is digits */
         assert_ref("a b", NULL);
+
+        /* docker's 255 bytes hold for the normalized name (domain/library/path), found by fuzzing: a name
+         * at the limit normalizes again to itself, one over it is refused */
+        char path[300], in[600], want[700];
+        memset(path, 'a', 255 - strlen("docker.io/library/"));
+        path[255 - strlen("docker.io/library/")] = '\0';
+        snprintf(want, sizeof(want), "docker.io/library/%s:latest", path);
+        assert_ref(path, want);
+        assert_ref(want, want);
+        snprintf(in, sizeof(in), "%sa", path);
+        assert_ref(in, NULL);
+        /* the longest reference: a 255-byte name, a 128-byte tag and a digest */
+        char tag[129];
+        memset(tag, 't', 128);
+        tag[128] = '\0';
+        snprintf(in, sizeof(in), "docker.io/library/%s:%s@" DA, path, tag);
+        assert_ref(in, in);
 }
 
 static void test_path_normalize(void **state)
