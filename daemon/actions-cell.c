@@ -110,7 +110,8 @@ static int cni_call(Op *op, const Action *a, char *msg, size_t msg_size)
         if (r < 0)
                 return r;
         cell_netns_path(d, res, netns_path, sizeof(netns_path));
-        CniRuntime rt = {.plugin_path = d->config.cni_bin_dir};
+        CniRuntime rt = {.plugin_path = d->config.cni_bin_dir,
+                         .timeout_ms = (uint64_t)d->config.cni_timeout_ms};
         CniAttachment att = {.container_id = res->rec.netns, .netns_path = netns_path};
         ActionCall *c = action_call_new(op, a);
         if (!c) {

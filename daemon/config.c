@@ -44,6 +44,8 @@ static const OptionDef options[_OPT_MAX] = {
                            "error, warning, notice, info or debug"},
         [OPT_RUNC_ROOT] = {"runc-root", "runcRoot", "KUKEOND_RUNC_ROOT", "",
                            "private runc state root (empty: containerd's)"},
+        [OPT_CNI_TIMEOUT] = {"cni-timeout", "cniTimeout", "KUKEOND_CNI_TIMEOUT", "60s",
+                             "how long one CNI plugin may run before it is killed"},
 };
 
 const char *config_option_flag(ConfigOption o)
@@ -80,6 +82,7 @@ const char *config_usage(void)
                "      --resync-interval DURATION default 5m (0: off)\n"
                "      --log-level LEVEL          error, warning, notice, info (default), debug\n"
                "      --runc-root DIR            private runc state root (default: containerd's)\n"
+               "      --cni-timeout DURATION     default 60s: a CNI plugin running longer is killed\n"
                "  -h, --help                     show this help\n"
                "  -V, --version                  show the version\n"
                "\n"
@@ -323,6 +326,12 @@ static int config_set(DaemonConfig *c, int o, const char *v, const char *source,
         if (o == OPT_RESYNC_INTERVAL) {
                 if (config_parse_duration(v, &c->resync_interval_ms) < 0)
                         return error_printf(ret_error, -EINVAL, "%s: invalid duration \"%s\"", source, v);
+                return 0;
+        }
+        if (o == OPT_CNI_TIMEOUT) {
+                if (config_parse_duration(v, &c->cni_timeout_ms) < 0 || c->cni_timeout_ms <= 0)
+                        return error_printf(ret_error, -EINVAL, "%s: invalid duration \"%s\" (above 0)",
+                                            source, v);
                 return 0;
         }
         if (o == OPT_LOG_LEVEL) {

@@ -19,6 +19,7 @@ typedef enum ConfigOption {
         OPT_RESYNC_INTERVAL,
         OPT_LOG_LEVEL,
         OPT_RUNC_ROOT,
+        OPT_CNI_TIMEOUT,
         _OPT_MAX,
 } ConfigOption;
 
@@ -35,6 +36,7 @@ typedef struct DaemonConfig {
         int64_t resync_interval_ms; /* 0: off */
         int log_level;              /* LOG_ERR .. LOG_DEBUG */
         char *runc_root;            /* "": containerd's default */
+        int64_t cni_timeout_ms;     /* per CNI plugin run */
 } DaemonConfig;
 
 /* What the command line and the environment said, kept for reloads (SIGHUP re-reads only the file). */

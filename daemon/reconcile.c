@@ -181,6 +181,8 @@ void daemon_arm_wake(Daemon *d)
                                      0);
 }
 
+#define STATUS_RETRY_MS 2000
+
 static void schedule_wake(Daemon *d, Resource *r, uint64_t delay_ms)
 {
         uint64_t at = uv_now(&d->loop) + delay_ms;
@@ -256,9 +258,12 @@ static void op_complete(Op *op)
         res_stamp(d, r, "send fs.Status"); /* BENCH STAMP */
         int w = status_update(d, r, op);
         res_stamp(d, r, "recv fs.Status r=%d", w); /* BENCH STAMP */
-        if (w < 0)
+        if (w < 0) {
+                /* the old status stays (temp file + rename); try again later: a full disk gets freed */
                 log_warning_errno(&d->log, w, "Failed to write the status of %s \"%s\": %m",
                                   kind_to_string(r->id.kind), resource_qualified(&r->id, q, sizeof(q)));
+                schedule_wake(d, r, STATUS_RETRY_MS);
+        }
 
         bool was_ready = r->is_ready;
         r->is_ready = op->desire == DESIRE_PRESENT && op->plan.n == 0 && !op->error && !op->missing &&

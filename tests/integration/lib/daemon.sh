@@ -67,6 +67,8 @@ kd_cleanup() {
                                         --comment "kukeon:isolation:drop:$br" -j DROP 2>/dev/null || true
                 done <"$KD_DIR/bridges"
         fi
+        # a test may mount something of its own under KD_DIR (kd_before_rm unmounts it)
+        if declare -F kd_before_rm >/dev/null; then kd_before_rm || true; fi
         [ -n "${KD_DIR:-}" ] && rm -rf "$KD_DIR"
         ctrd_cleanup
 }

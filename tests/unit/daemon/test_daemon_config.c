@@ -51,6 +51,7 @@ static void test_defaults(void **state)
         assert_string_equal(c.netns_dir, "/run/netns");
         assert_string_equal(c.subnet_pool, "10.88.0.0/16");
         assert_int_equal(c.resync_interval_ms, 5 * 60 * 1000);
+        assert_int_equal(c.cni_timeout_ms, 60 * 1000);
         assert_int_equal(c.log_level, LOG_INFO);
         assert_string_equal(c.runc_root, "");
         assert_null(c.config_file);
@@ -65,6 +66,7 @@ static void test_precedence(void **state)
                                 "stateDir: /file/state\n"
                                 "cgroup-root: fromfile\n"
                                 "resyncInterval: 1h\n"
+                                "cniTimeout: 5s\n"
                                 "logLevel: debug\n");
         char config_flag[256];
         snprintf(config_flag, sizeof(config_flag), "--config=%s", file);
@@ -84,6 +86,7 @@ static void test_precedence(void **state)
         assert_string_equal(c.netns_dir, "/env/netns");     /* env > default */
         assert_int_equal(c.resync_interval_ms, 0);          /* flag > file */
         assert_int_equal(c.log_level, LOG_DEBUG);           /* file */
+        assert_int_equal(c.cni_timeout_ms, 5000);           /* file */
         assert_string_equal(c.subnet_pool, "10.88.0.0/16"); /* default */
         assert_string_equal(c.config_file, file);
         config_done(&c);
