@@ -45,6 +45,7 @@ static void on_event(const CtrdEvent *ev, void *userdata)
         Daemon *d = userdata;
         log_stamp(&d->log, "daemon - ctrd-event %s %s/%s", ev->topic, ev->ns,
                   ev->container_id); /* BENCH STAMP */
+        d->ctrd_seq++;               /* what namespace snapshots said may be stale now */
         switch (ev->type) {
         case CTRD_EVENT_TASK_EXIT:
         case CTRD_EVENT_TASK_OOM:

@@ -92,6 +92,7 @@ typedef struct Resource {
         bool needs_status_write;      /* the status file went away behind our back */
         bool has_isolation;           /* space: its isolation rules were ensured by this daemon */
         bool is_parked;               /* its round waits for an ancestor's (see daemon_pump()) */
+        struct CellSnap *snap;        /* cell: its part of a namespace snapshot, not used yet */
         Op *op;                       /* the round in flight */
         uint64_t wake_at_ms;          /* uv_now() time of a planned wake-up; 0: none */
         unsigned n_failures;          /* rounds in a row that failed: the retry back-off */
@@ -188,8 +189,9 @@ struct Daemon {
         size_t n_ops;
         size_t n_parked; /* resources with is_parked */
         unsigned scan_gen;
-        bool needs_scan; /* manifests changed: rescan before the next rounds */
-        bool needs_full; /* a full resync is due: every resource gets a round */
+        bool needs_scan;       /* manifests changed: rescan before the next rounds */
+        uint64_t last_scan_ms; /* uv_now() of the last scan */
+        bool needs_full;       /* a full resync is due: every resource gets a round */
 
         uv_signal_t sigterm, sigint, sighup;
         uv_timer_t scan_timer;     /* coalesces bursts of events into one scan (armed only while busy) */
@@ -202,6 +204,8 @@ struct Daemon {
         uint64_t watchdog_usec;
         uint64_t available_caps; /* the bounding set, read once: what containers can be granted */
         ImageJob *image_jobs;    /* pulls and imports in flight, one per namespace and image */
+        struct NsSnap *snaps;    /* namespace snapshots in flight */
+        uint64_t ctrd_seq;       /* bumped by every containerd event and container or task action */
 
         char last_error[512];
         char *self_status; /* the kukeond.yaml last written */
@@ -298,6 +302,26 @@ int cell_image_add(Op *op, const char *ref);
 /* The image entry for ref, or NULL. */
 CellImage *cell_image_find(Op *op, const char *ref);
 void op_free_observation(Op *op);
+void container_extra_done(ContainerExtra *x);
+/* A container record as observed: o's strings point into x (owned). -ENOMEM. */
+int container_observe_fill(const CtrdContainer *c, ObservedContainer *o, ContainerExtra *x);
+void observed_task_set(ObservedContainer *o, const CtrdTask *task);
+/* The cell's records and tasks as a namespace snapshot found them (ownership of the arrays passes to
+ * op): the observation goes on with the images. */
+void observe_cell_adopt(Op *op, ObservedContainer *obs, ContainerExtra *extra, size_t n);
+
+/* ---- namespace snapshots (observe-snapshot.c) ----
+ * Adoption at scale: when a full resync starts, one Containers.List and one Tasks.List per realm
+ * namespace, split per cell, instead of a filtered list and a Tasks.Get per cell. Each cell's next round
+ * uses its part once, if nothing happened meanwhile (no containerd event, no container or task action
+ * anywhere: d->ctrd_seq unchanged) and it is fresh. */
+void ns_snapshots_start(Daemon *d);
+/* The cell's part of a snapshot, when it may be used: taken (true) and the observation goes on. */
+bool cell_snapshot_take(Op *op);
+/* A snapshot of the cell's namespace is on its way: op waits for it (true). */
+bool ns_snapshot_join(Op *op);
+void ns_snapshots_done(Daemon *d);
+void cell_snapshot_free(struct CellSnap *s);
 /* The cell's managed /etc/hosts as it should read now (the space's cells and their addresses). */
 int cell_hosts_render(Daemon *d, const Resource *cell, char **ret_hosts, char **ret_hostname);
 

@@ -231,6 +231,7 @@ static int daemon_done(Daemon *d)
                 if ((r = uv_loop_close(&d->loop)) < 0)
                         uv_walk(&d->loop, walk_report, d);
         }
+        ns_snapshots_done(d);
         resource_table_done(&d->table);
         cg_manager_free(d->cg);
         if (d->iso)

@@ -23,16 +23,21 @@ const char *realm_namespace(Daemon *d, const ResourceId *id, char *buf, size_t s
         return buf;
 }
 
+void container_extra_done(ContainerExtra *x)
+{
+        free(x->name);
+        free(x->spec_digest);
+        free(x->image);
+        free(x->stop_signal);
+        free(x->resources_digest);
+        free(x->live_resources_digest);
+        *x = (ContainerExtra){0};
+}
+
 void op_free_observation(Op *op)
 {
-        for (size_t i = 0; i < op->n_obs; i++) {
-                free(op->obs_extra[i].name);
-                free(op->obs_extra[i].spec_digest);
-                free(op->obs_extra[i].image);
-                free(op->obs_extra[i].stop_signal);
-                free(op->obs_extra[i].resources_digest);
-                free(op->obs_extra[i].live_resources_digest);
-        }
+        for (size_t i = 0; i < op->n_obs; i++)
+                container_extra_done(&op->obs_extra[i]);
         free(op->obs);
         free(op->obs_extra);
         op->obs = NULL;
@@ -265,12 +270,9 @@ static void on_task(int r, const char *message, const CtrdTask *task, void *user
         ObservedContainer *o = &op->obs[l->index];
         free(l);
         res_stamp(op->d, op->res, "recv ctrd.TaskGet r=%d", r); /* BENCH STAMP */
-        if (r >= 0) {
-                o->task = task_status(task->status);
-                o->pid = task->pid;
-                o->exit_status = (int32_t)task->exit_status;
-                o->exited_at = task->exited_at_ns / 1000000000;
-        } else if (r != -ENOENT) {
+        if (r >= 0)
+                observed_task_set(o, task);
+        else if (r != -ENOENT) {
                 observe_fail(op, r, "reading a task", message);
         }
         step_done(op, observe_images);
@@ -283,6 +285,42 @@ static int64_t remembered_start(const Resource *res, const char *name)
                 if (streq(res->rec.containers[i].name, name))
                         return res->rec.containers[i].started_at;
         return 0;
+}
+
+int container_observe_fill(const CtrdContainer *c, ObservedContainer *o, ContainerExtra *x)
+{
+        const char *name = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER);
+        const char *res = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_RESOURCES_DIGEST);
+        const char *live = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_LIVE_RESOURCES_DIGEST);
+        const char *type = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER_TYPE);
+        const char *grace_label = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_STOP_GRACE);
+        snprintf(x->containerd_id, sizeof(x->containerd_id), "%s", c->id);
+        x->name = strdup(strempty(name));
+        x->spec_digest = strdup(c->spec_digest);
+        x->image = strdup(c->image);
+        x->stop_signal = strdup(c->stop_signal);
+        if (!x->name || !x->spec_digest || !x->image || !x->stop_signal ||
+            (res && !(x->resources_digest = strdup(res))) ||
+            (live && !(x->live_resources_digest = strdup(live))))
+                return -ENOMEM;
+        int64_t grace = grace_label ? parse_seconds(grace_label) : -1;
+        *o = (ObservedContainer){.name = x->name,
+                                 .has_stop_grace = grace >= 0,
+                                 .stop_grace_seconds = grace,
+                                 .is_root = streq_ptr(type, "root"),
+                                 .exists = true,
+                                 .spec_digest = x->spec_digest,
+                                 .resources_digest = x->resources_digest,
+                                 .live_resources_digest = x->live_resources_digest};
+        return 0;
+}
+
+void observed_task_set(ObservedContainer *o, const CtrdTask *task)
+{
+        o->task = task_status(task->status);
+        o->pid = task->pid;
+        o->exit_status = (int32_t)task->exit_status;
+        o->exited_at = task->exited_at_ns / 1000000000;
 }
 
 /* ---- step 1: the records ---- */
@@ -309,43 +347,16 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
         char ns[NAME_MAX_LEN + 16];
         realm_namespace(d, &op->res->id, ns, sizeof(ns));
         for (size_t i = 0; i < n; i++) {
-                const CtrdContainer *c = &list[i];
-                const char *name = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER);
+                if (!ctrd_label_get(list[i].labels, list[i].n_labels, CTRD_LABEL_CONTAINER))
+                        continue; /* not one of ours after all */
                 ContainerExtra *x = &op->obs_extra[op->n_obs];
                 ObservedContainer *o = &op->obs[op->n_obs];
-                if (!name)
-                        continue; /* not one of ours after all */
-                snprintf(x->containerd_id, sizeof(x->containerd_id), "%s", c->id);
-                x->name = strdup(name);
-                x->spec_digest = strdup(c->spec_digest);
-                x->image = strdup(c->image);
-                x->stop_signal = strdup(c->stop_signal);
                 op->n_obs++;
-                if (!x->name || !x->spec_digest || !x->image || !x->stop_signal) {
+                if (container_observe_fill(&list[i], o, x) < 0) {
                         observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
                         break;
                 }
-                const char *res = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_RESOURCES_DIGEST);
-                const char *live = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_LIVE_RESOURCES_DIGEST);
-                if ((res && !(x->resources_digest = strdup(res))) ||
-                    (live && !(x->live_resources_digest = strdup(live)))) {
-                        observe_fail(op, -ENOMEM, "listing the cell's containers", NULL);
-                        break;
-                }
-                const char *type = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_CONTAINER_TYPE);
-                int64_t grace = -1;
-                const char *grace_label = ctrd_label_get(c->labels, c->n_labels, CTRD_LABEL_STOP_GRACE);
-                if (grace_label)
-                        grace = parse_seconds(grace_label);
-                *o = (ObservedContainer){.name = x->name,
-                                         .has_stop_grace = grace >= 0,
-                                         .stop_grace_seconds = grace,
-                                         .is_root = streq_ptr(type, "root"),
-                                         .exists = true,
-                                         .spec_digest = x->spec_digest,
-                                         .resources_digest = x->resources_digest,
-                                         .live_resources_digest = x->live_resources_digest,
-                                         .started_at = remembered_start(op->res, x->name)};
+                o->started_at = remembered_start(op->res, x->name);
         }
         if (op->n_obs)
                 op->res->is_live = true;
@@ -368,6 +379,20 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
         step_done(op, observe_images);
 }
 
+void observe_cell_adopt(Op *op, ObservedContainer *obs, ContainerExtra *extra, size_t n)
+{
+        res_stamp(op->d, op->res, "recv snapshot n=%zu", n); /* BENCH STAMP */
+        op->obs = obs;
+        op->obs_extra = extra;
+        op->n_obs = n;
+        for (size_t i = 0; i < n; i++)
+                obs[i].started_at = remembered_start(op->res, extra[i].name);
+        if (n)
+                op->res->is_live = true;
+        op->n_observing = 1;
+        step_done(op, observe_images);
+}
+
 void observe_cell_containers(Op *op)
 {
         Daemon *d = op->d;
@@ -379,6 +404,8 @@ void observe_cell_containers(Op *op)
                 op_observed(op, -ENOTCONN, m);
                 return;
         }
+        if (cell_snapshot_take(op) || ns_snapshot_join(op))
+                return;
         char ns[NAME_MAX_LEN + 16];
         realm_namespace(d, id, ns, sizeof(ns));
         const CtrdLabel labels[] = {{CTRD_LABEL_REALM, id->realm},

@@ -354,6 +354,8 @@ static void op_execute(Op *op)
                 op->n_pending++;
                 op->n_run++;
                 res_stamp(d, r, "act %s %s", action_type_to_string(a->type), a->container); /* BENCH STAMP */
+                if (r->id.kind == KIND_CELL)
+                        d->ctrd_seq++; /* what namespace snapshots said may be stale now */
                 int rr = h->run(op, a, msg, sizeof(msg));
                 if (rr != ACTION_ASYNC)
                         op_action_done(op, a, rr, msg);

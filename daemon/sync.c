@@ -148,10 +148,13 @@ static void on_scan_timer(uv_timer_t *timer)
         Daemon *d = timer->data;
         bool full = d->needs_full;
         d->needs_scan = d->needs_full = false;
+        d->last_scan_ms = uv_now(&d->loop);
         if (d->is_stopping)
                 return;
-        if (daemon_scan(d, full) >= 0 && full)
+        if (daemon_scan(d, full) >= 0 && full) {
+                ns_snapshots_start(d); /* before the rounds the scan queued: the cells wait for it */
                 daemon_gc(d);
+        }
         daemon_pump(d);
         daemon_self_status_update(d);
 }
@@ -165,6 +168,21 @@ void daemon_request_scan(Daemon *d, bool full)
         /* one scan for a burst of events: the first event arms the timer, the others find it armed */
         if (!uv_is_active((uv_handle_t *)&d->scan_timer) || full)
                 (void)uv_timer_start(&d->scan_timer, on_scan_timer, full ? 0 : DAEMON_SCAN_DELAY_MS, 0);
+}
+
+/* A manifest was written, moved in or removed: scan at once when no scan ran in the last
+ * DAEMON_SCAN_DELAY_MS (one event alone, the usual case, waits for nothing), else when that much time
+ * has passed since the last one (a burst still costs one scan per DAEMON_SCAN_DELAY_MS). */
+static void request_scan_soon(Daemon *d)
+{
+        if (d->is_stopping)
+                return;
+        d->needs_scan = true;
+        uint64_t since = uv_now(&d->loop) - d->last_scan_ms;
+        uint64_t delay = since >= DAEMON_SCAN_DELAY_MS ? 0 : DAEMON_SCAN_DELAY_MS - since;
+        if (uv_is_active((uv_handle_t *)&d->scan_timer) && uv_timer_get_due_in(&d->scan_timer) <= delay)
+                return;
+        (void)uv_timer_start(&d->scan_timer, on_scan_timer, delay, 0);
 }
 
 void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
@@ -196,7 +214,12 @@ void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
         switch (role) {
         case FILE_SPEC:
         case FILE_DIR:
-                daemon_request_scan(d, false);
+                /* a file just created may still be being written (its IN_CLOSE_WRITE follows) and a new
+                 * directory's files are reported one by one: those wait for the burst to settle */
+                if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) && !(mask & IN_ISDIR))
+                        request_scan_soon(d);
+                else
+                        daemon_request_scan(d, false);
                 break;
         case FILE_STATUS:
         case FILE_CONFLIST:

@@ -27,8 +27,9 @@ static CtrdTask task_view(const Containerd__V1__Types__Process *p)
         /* Our enum follows containerd's numbering. */
         unsigned status =
                 (unsigned)p->status < _CTRD_TASK_STATUS_MAX ? (unsigned)p->status : CTRD_TASK_UNKNOWN;
+        /* Tasks.List leaves container_id empty: the init process's id is its container's */
         return (CtrdTask){
-                .container_id = p->container_id,
+                .container_id = p->container_id && *p->container_id ? p->container_id : p->id,
                 .pid = p->pid,
                 .status = (CtrdTaskStatus)status,
                 .exit_status = p->exit_status,

@@ -320,6 +320,8 @@ static void step_shared_shim(Itest *t)
         SYNC(t, res, ctrd_task_list(t->conn, t->ns, on_res_tasks, &res));
         CHECK_R(res, 0);
         CHECK(res.n == 3);
+        /* each listed task names its container (containerd leaves container_id empty in lists) */
+        CHECK(strstr(res.ids, "itest-shim-a ") && strstr(res.ids, "itest-shim-b "));
 
         uint64_t start = uv_now(&t->loop);
         for (size_t i = 0; i < ARRAY_SIZE(boxes); i++) {
