@@ -49,6 +49,7 @@ enum {
         ARG_COMMAND,
         ARG_ARGS,
         ARG_ENV,
+        ARG_GROUP,
 };
 
 /* clang-format off */

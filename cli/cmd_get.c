@@ -14,6 +14,7 @@ typedef enum OutputFormat {
 typedef struct GetList {
         GetItem *items;
         size_t n;
+        size_t allocated;
 } GetList;
 
 static void get_list_done(GetList *l)
@@ -47,11 +48,17 @@ static void help(void)
 
 static int get_list_push(GetList *l, const GetItem *it)
 {
-        GetItem *items = realloc(l->items, (l->n + 1) * sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        l->items = items;
-        items[l->n++] = *it;
+        if (l->n == l->allocated) {
+                /* doubling: a list of 1000 cells outgrows malloc's heap, and growing it by one item at a
+                 * time was an mremap() per item */
+                size_t n = l->allocated ? l->allocated * 2 : 64;
+                GetItem *items = realloc(l->items, n * sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                l->items = items;
+                l->allocated = n;
+        }
+        l->items[l->n++] = *it;
         return 0;
 }
 
@@ -202,7 +209,9 @@ static int get_run(Cli *cli, const Query *q, const Selector *sel, OutputFormat f
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "cannot open the run path %s: %m", cli->run_path), EXIT_FAIL;
         if (s) {
-                unsigned flags = TREE_WITH_STATUS | (q->kind == KIND_CONTAINER ? TREE_WITH_CONTAINERS : 0);
+                /* kuke get shows states, never compares digests */
+                unsigned flags = TREE_WITH_STATUS | TREE_NO_DIGEST |
+                                 (q->kind == KIND_CONTAINER ? TREE_WITH_CONTAINERS : 0);
                 r = store_scan(s, flags, &t);
                 if (r < 0)
                         return log_error_errno(r, "cannot read %s: %m", cli->run_path), EXIT_FAIL;

@@ -1,5 +1,12 @@
-/* kuke init: the default hierarchy and the system realm with the kukeond cell. */
+/* kuke init: the run path shared with a group, the default hierarchy and the system realm with the
+ * kukeond cell. */
+#include <fcntl.h>
+#include <grp.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -8,14 +15,21 @@
 #define SYSTEM_STACK "kukeon"
 #define SYSTEM_CELL  "kukeond"
 
+#define DEFAULT_GROUP "kukeon"
+#define RUN_PATH_MODE 02775 /* setgid: what members make there keeps the group */
+
 static void help(void)
 {
-        printf("Usage: kuke init [--wait[=true|false]] [--timeout DURATION]\n"
+        printf("Usage: kuke init [--group NAME] [--wait[=true|false]] [--timeout DURATION]\n"
                "\n"
                "Writes the default hierarchy (realm, space and stack \"default\") and the system realm\n"
                "\"" SYSTEM_REALM "\" with the kukeond cell. Existing manifests are left alone.\n"
+               "As root, also makes the run path root:GROUP, mode 2775: members of the group may apply.\n"
+               "Whoever may write manifests controls the host (privileged containers, host paths).\n"
                "\n"
                "Options:\n"
+               "      --group NAME       the group that may write manifests (default $KUKEON_GROUP or\n"
+               "                         " DEFAULT_GROUP "; made as a system group when missing)\n"
                "      --wait[=BOOL]      wait until kukeond has settled each resource (default true)\n"
                "      --timeout DURATION how long to wait: 90s, 2m, 1h or seconds (default 2m)\n"
                "      --run-path PATH    run path (default $KUKEON_RUN_PATH or " KUKE_DEFAULT_RUN_PATH ")\n"
@@ -91,6 +105,54 @@ static int init_one(Store *s, const ResourceId *id, WaitList *wl)
         return r < 0 ? log_error_errno(r, "out of memory") : 0;
 }
 
+/* The group's id, the group made with groupadd(8) when missing. -errno (printed). */
+static int group_ensure(const char *name, gid_t *ret)
+{
+        struct group *g = getgrnam(name);
+        if (!g) {
+                char *argv[] = {(char *)"groupadd", (char *)"--system", (char *)name, NULL};
+                pid_t pid;
+                int status;
+                int r = posix_spawnp(&pid, "groupadd", NULL, NULL, argv, environ);
+                if (r != 0)
+                        return log_error_errno(-r, "cannot run groupadd to make group %s: %m", name);
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return log_error_errno(-errno, "waiting for groupadd: %m");
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        return log_error_errno(-EIO, "groupadd --system %s failed", name);
+                g = getgrnam(name);
+                if (!g)
+                        return log_error_errno(-ENOENT, "group %s is still missing after groupadd", name);
+                printf("Group \"%s\": created\n", name);
+        }
+        *ret = g->gr_gid;
+        return 0;
+}
+
+/* The run path itself: root:group, 2775. The directories made under it take their parent's mode and,
+ * through the setgid bit, its group. */
+static int run_path_share(const char *run_path, const char *group)
+{
+        gid_t gid;
+        int r = group_ensure(group, &gid);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(run_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open the run path %s: %m", run_path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(-errno, "cannot stat the run path %s: %m", run_path);
+        if (st.st_uid == 0 && st.st_gid == gid && (st.st_mode & 07777) == RUN_PATH_MODE)
+                return 0;
+        if (fchown(fd, 0, gid) < 0 || fchmod(fd, RUN_PATH_MODE) < 0)
+                return log_error_errno(-errno, "cannot share the run path %s with group %s: %m", run_path,
+                                       group);
+        printf("Run path %s: root:%s, mode 2775\n", run_path, group);
+        return 0;
+}
+
 static int init_ids(ResourceId ids[static 7])
 {
         int r = 0;
@@ -107,8 +169,10 @@ static int init_ids(ResourceId ids[static 7])
 
 int verb_init(Cli *cli, int argc, char **argv)
 {
-        static const struct option options[] = {CLI_OPTIONS_GLOBAL, CLI_OPTIONS_WRITE, {}};
+        static const struct option options[] = {
+                CLI_OPTIONS_GLOBAL, CLI_OPTIONS_WRITE, {"group", required_argument, NULL, ARG_GROUP}, {}};
         WriteOpts w = WRITE_OPTS_INIT;
+        const char *group = getenv("KUKEON_GROUP");
         int c;
         optind = 0;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
@@ -121,6 +185,10 @@ int verb_init(Cli *cli, int argc, char **argv)
                         help();
                         return EXIT_OK;
                 }
+                if (c == ARG_GROUP) {
+                        group = optarg;
+                        continue;
+                }
                 return option_error("init", c, argv);
         }
         if (optind < argc)
@@ -130,7 +198,11 @@ int verb_init(Cli *cli, int argc, char **argv)
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_(wait_list_done) WaitList wl = {0};
         bool failed = false;
+        if (!group || !*group)
+                group = DEFAULT_GROUP;
         if (init_ids(ids) < 0 || writer_open_store(cli, &s) < 0)
+                return EXIT_FAIL;
+        if (geteuid() == 0 && run_path_share(cli->run_path, group) < 0)
                 return EXIT_FAIL;
         for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
                 if (init_one(s, &ids[i], &wl) < 0)

@@ -126,18 +126,31 @@ static int dec_fail(Decoder *d, const YNode *at, const char *fmt, ...)
         return r;
 }
 
+/* Appends to the field path, cut at its size as snprintf() would. */
+static void path_append(Decoder *d, const char *s, size_t n)
+{
+        size_t room = sizeof(d->path) - 1 - d->path_len;
+        if (n > room)
+                n = room;
+        memcpy(d->path + d->path_len, s, n);
+        d->path_len += n;
+        d->path[d->path_len] = '\0';
+}
+
+/* Called for every field decoded: plain copies rather than snprintf(). */
 static size_t path_push(Decoder *d, const char *name, long index)
 {
         size_t saved = d->path_len;
-        int n;
-        if (index >= 0)
-                n = snprintf(d->path + d->path_len, sizeof(d->path) - d->path_len, "[%ld]", index);
-        else
-                n = snprintf(d->path + d->path_len, sizeof(d->path) - d->path_len, "%s%s",
-                             d->path_len ? "." : "", strempty(name));
-        if (n > 0)
-                d->path_len = d->path_len + (size_t)n < sizeof(d->path) ? d->path_len + (size_t)n
-                                                                        : sizeof(d->path) - 1;
+        if (index >= 0) {
+                char num[24];
+                int n = snprintf(num, sizeof(num), "[%ld]", index);
+                path_append(d, num, (size_t)n);
+        } else {
+                if (d->path_len)
+                        path_append(d, ".", 1);
+                name = strempty(name);
+                path_append(d, name, strlen(name));
+        }
         return saved;
 }
 

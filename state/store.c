@@ -1,17 +1,10 @@
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include "common/buf.h"
 #include "state/store-private.h"
-
-struct Store {
-        char *run_path;
-        int fd;
-};
 
 #define MAX_DEPTH 8
 
@@ -68,6 +61,7 @@ int store_open(const char *run_path, bool create, Store **ret)
                 return -ENOMEM;
         }
         s->fd = TAKE_FD(fd);
+        s->has_openat2 = true;
         *ret = s;
         return 0;
 }
@@ -237,108 +231,6 @@ int store_classify_path(const char *relpath, ResourceId *ret_id, FileRole *ret_r
         return 0;
 }
 
-/* ---- safe file access ---- */
-
-/* openat(O_DIRECTORY|O_NOFOLLOW) failed: a symlink is -ELOOP, anything else keeps its errno. */
-static int not_dir_error(int dirfd, const char *name)
-{
-        int r = negative_errno();
-        struct stat st;
-        if (r == -ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-                return -ELOOP;
-        return r;
-}
-
-/* Opens the directory holding relpath's last component, walking with O_NOFOLLOW from the run path
- * (creating missing directories when create is set). ret_base points into relpath. */
-static int open_parent(Store *s, const char *relpath, bool create, int *ret_fd, const char **ret_base)
-{
-        char buf[1024];
-        if (strlen(relpath) >= sizeof(buf) || relpath[0] == '/' || relpath[0] == '\0')
-                return -EINVAL;
-        strcpy(buf, relpath);
-        _cleanup_close_ int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return negative_errno();
-        char *p = buf, *slash;
-        while ((slash = strchr(p, '/'))) {
-                *slash = '\0';
-                if (!*p || streq(p, ".") || streq(p, ".."))
-                        return -EINVAL;
-                int next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0 && errno == ENOENT && create) {
-                        if (mkdirat(fd, p, 0755) < 0 && errno != EEXIST)
-                                return negative_errno();
-                        next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                }
-                if (next < 0)
-                        return not_dir_error(fd, p);
-                close(fd);
-                fd = next;
-                p = slash + 1;
-        }
-        if (!*p || streq(p, ".") || streq(p, ".."))
-                return -EINVAL;
-        *ret_fd = TAKE_FD(fd);
-        *ret_base = relpath + (p - buf);
-        return 0;
-}
-
-static int read_fd_all(int fd, size_t size_hint, char **ret, size_t *ret_len)
-{
-        Buf b = BUF_INIT;
-        char chunk[16384];
-        (void)size_hint;
-        for (;;) {
-                ssize_t k = read(fd, chunk, sizeof(chunk));
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        buf_done(&b);
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                if (b.len + (size_t)k > STORE_MAX_FILE_BYTES) {
-                        buf_done(&b);
-                        return -EFBIG;
-                }
-                if (buf_append(&b, chunk, (size_t)k) < 0) {
-                        buf_done(&b);
-                        return -ENOMEM;
-                }
-        }
-        *ret_len = b.len;
-        *ret = buf_steal(&b);
-        return *ret ? 0 : -ENOMEM;
-}
-
-int store_read_file(Store *s, const char *relpath, char **ret_buf, size_t *ret_len, int64_t *ret_mtime)
-{
-        _cleanup_close_ int dfd = -EBADF;
-        const char *base;
-        int r = open_parent(s, relpath, false, &dfd, &base);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int fd =
-                openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        if (fd < 0)
-                return negative_errno();
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
-        if (st.st_nlink > 1)
-                return -EMLINK;
-        if (st.st_size > STORE_MAX_FILE_BYTES)
-                return -EFBIG;
-        r = read_fd_all(fd, (size_t)st.st_size, ret_buf, ret_len);
-        if (r >= 0 && ret_mtime)
-                *ret_mtime = (int64_t)st.st_mtim.tv_sec;
-        return r;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;
@@ -360,7 +252,7 @@ int store_write_temp(Store *s, const char *relpath, const void *buf, size_t len,
 {
         _cleanup_close_ int dfd = -EBADF;
         const char *base;
-        int r = open_parent(s, relpath, true, &dfd, &base);
+        int r = store_open_parent(s, relpath, true, &dfd, &base);
         if (r < 0)
                 return r;
         _cleanup_free_ char *tmp = NULL;
@@ -395,7 +287,7 @@ int store_commit(Store *s, const char *relpath, const char *tmpname)
 {
         _cleanup_close_ int dfd = -EBADF;
         const char *base;
-        int r = open_parent(s, relpath, false, &dfd, &base);
+        int r = store_open_parent(s, relpath, false, &dfd, &base);
         if (r < 0)
                 return r;
         if (renameat(dfd, tmpname, dfd, base) < 0) {
@@ -421,7 +313,7 @@ int store_remove_file(Store *s, const char *relpath)
 {
         _cleanup_close_ int dfd = -EBADF;
         const char *base;
-        int r = open_parent(s, relpath, false, &dfd, &base);
+        int r = store_open_parent(s, relpath, false, &dfd, &base);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -431,28 +323,6 @@ int store_remove_file(Store *s, const char *relpath)
         if (fsync(dfd) < 0)
                 return negative_errno();
         return 1;
-}
-
-int store_stat(Store *s, const char *relpath, struct stat *ret)
-{
-        _cleanup_close_ int dfd = -EBADF;
-        const char *base;
-        int r = open_parent(s, relpath, false, &dfd, &base);
-        if (r < 0)
-                return r;
-        if (fstatat(dfd, base, ret, AT_SYMLINK_NOFOLLOW) < 0)
-                return negative_errno();
-        return 0;
-}
-
-bool store_exists(Store *s, const char *relpath)
-{
-        _cleanup_close_ int dfd = -EBADF;
-        const char *base;
-        struct stat st;
-        if (open_parent(s, relpath, false, &dfd, &base) < 0)
-                return false;
-        return fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* ---- documents ---- */
@@ -470,21 +340,28 @@ static int read_error(Diag *diag, const char *relpath, int r)
         return diag_set(diag, r, relpath, 0, 0, NULL, "cannot read: %s", strerror(-r));
 }
 
-int store_read_spec(Store *s, const ResourceId *id, Document **ret, Diag *diag)
+/* The last n components of path: where it is relative to a directory n levels up from the file. */
+static const char *path_tail(const char *path, size_t n)
 {
-        char path[1024];
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r = store_spec_path(id, path, sizeof(path));
-        if (r < 0)
-                return r;
-        r = store_read_file(s, path, &buf, &len, NULL);
-        if (r == -ENOENT)
-                return r;
-        if (r < 0)
-                return read_error(diag, path, r);
+        size_t seen = 0;
+        for (const char *p = path + strlen(path); p > path; p--)
+                if (p[-1] == '/' && ++seen == n)
+                        return p;
+        return path;
+}
+
+/* The file path of id relative to the directory that lists it (see store_read_spec_at()). */
+static const char *listed_path(const ResourceId *id, const char *path)
+{
+        return path_tail(path, id->kind == KIND_IMAGE || id->kind == KIND_CONTAINER ? 1 : 2);
+}
+
+/* Decodes a manifest read from path and checks it against the identity its path gives. */
+static int spec_decode(const char *buf, size_t len, const char *path, const ResourceId *id, Document **ret,
+                       Diag *diag)
+{
         ParsedStream ps = {0};
-        r = documents_parse(buf, len, path, 0, &ps);
+        int r = documents_parse(buf, len, path, 0, &ps);
         if (r < 0)
                 return r;
         if (ps.n != 1) {
@@ -507,7 +384,45 @@ int store_read_spec(Store *s, const ResourceId *id, Document **ret, Diag *diag)
         return r;
 }
 
-int store_read_status(Store *s, const ResourceId *id, Document **ret, Diag *diag)
+static int read_spec(Store *s, int dir_fd, bool listed, const ResourceId *id, Document **ret,
+                     int64_t *ret_mtime, Diag *diag)
+{
+        char path[1024];
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int64_t mtime = 0;
+        int r = store_spec_path(id, path, sizeof(path));
+        if (r < 0)
+                return r;
+        const char *at = listed ? listed_path(id, path) : path;
+        r = store_read_file_at(s, dir_fd, at, &buf, &len, &mtime);
+        if (ret_mtime && r < 0 && r != -ENOENT && r != -ENOTDIR && mtime == 0) {
+                /* not opened (a symlink, no permission): the mtime of what is there */
+                struct stat st;
+                if (store_stat_at(s, dir_fd, at, &st) >= 0)
+                        mtime = (int64_t)st.st_mtim.tv_sec;
+        }
+        if (ret_mtime)
+                *ret_mtime = mtime;
+        if (r == -ENOENT)
+                return r;
+        if (r < 0)
+                return read_error(diag, path, r);
+        return spec_decode(buf, len, path, id, ret, diag);
+}
+
+int store_read_spec(Store *s, const ResourceId *id, Document **ret, Diag *diag)
+{
+        return read_spec(s, s->fd, false, id, ret, NULL, diag);
+}
+
+int store_read_spec_at(Store *s, int parent_fd, const ResourceId *id, Document **ret, int64_t *ret_mtime,
+                       Diag *diag)
+{
+        return read_spec(s, parent_fd, true, id, ret, ret_mtime, diag);
+}
+
+static int read_status(Store *s, int dir_fd, bool listed, const ResourceId *id, Document **ret, Diag *diag)
 {
         char path[1024];
         _cleanup_free_ char *buf = NULL;
@@ -516,7 +431,7 @@ int store_read_status(Store *s, const ResourceId *id, Document **ret, Diag *diag
                                            : store_status_path(id, path, sizeof(path));
         if (r < 0)
                 return r;
-        r = store_read_file(s, path, &buf, &len, NULL);
+        r = store_read_file_at(s, dir_fd, listed ? listed_path(id, path) : path, &buf, &len, NULL);
         if (r == -ENOENT)
                 return r;
         if (r < 0)
@@ -525,12 +440,25 @@ int store_read_status(Store *s, const ResourceId *id, Document **ret, Diag *diag
                                   ret, diag);
 }
 
+int store_read_status(Store *s, const ResourceId *id, Document **ret, Diag *diag)
+{
+        return read_status(s, s->fd, false, id, ret, diag);
+}
+
+int store_read_status_at(Store *s, int parent_fd, const ResourceId *id, Document **ret, Diag *diag)
+{
+        return read_status(s, parent_fd, true, id, ret, diag);
+}
+
 static int write_document(Store *s, const char *path, const Document *d, unsigned flags)
 {
         _cleanup_free_ char *y = document_to_yaml(d, flags);
         if (!y)
                 return -ENOMEM;
-        return store_write_file(s, path, y, strlen(y), 0644);
+        /* a realm manifest with registry passwords is for root and the group only */
+        bool has_secrets =
+                (flags & EMIT_SPEC) && d->kind == KIND_REALM && d->spec.realm.n_registry_credentials > 0;
+        return store_write_file(s, path, y, strlen(y), has_secrets ? 0640 : 0644);
 }
 
 int store_write_spec(Store *s, const ResourceId *id, const Document *d)
@@ -554,26 +482,4 @@ int store_write_status(Store *s, const ResourceId *id, const Document *d)
         if ((r = store_status_path(id, path, sizeof(path))) < 0)
                 return r;
         return write_document(s, path, d, EMIT_STATUS_FILE);
-}
-
-int store_open_dir(Store *s, const char *relpath, int *ret_fd)
-{
-        if (!relpath || !*relpath) {
-                /* a new open file description: a dup would share the read position with s->fd */
-                int fd = openat(s->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0)
-                        return negative_errno();
-                *ret_fd = fd;
-                return 0;
-        }
-        _cleanup_close_ int dfd = -EBADF;
-        const char *base;
-        int r = open_parent(s, relpath, false, &dfd, &base);
-        if (r < 0)
-                return r;
-        int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return not_dir_error(dfd, base);
-        *ret_fd = fd;
-        return 0;
 }

@@ -42,9 +42,11 @@ int store_status_path(const ResourceId *id, char *ret, size_t size);
  * temp files, unknown names). */
 int store_classify_path(const char *relpath, ResourceId *ret_id, FileRole *ret_role);
 
-/* Reads a file below the run path, walking every directory with openat(O_NOFOLLOW): a symlink anywhere
- * is -ELOOP, a file over STORE_MAX_FILE_BYTES -EFBIG, a file with other hard links -EMLINK, not a
- * regular file -EINVAL. The buffer is NUL-terminated. ret_mtime may be NULL. */
+/* Reads a file below the run path without following symlinks (openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), or openat(O_NOFOLLOW) per directory where the kernel has no openat2()): a
+ * symlink anywhere is -ELOOP, a file over STORE_MAX_FILE_BYTES -EFBIG, a file with other hard links
+ * -EMLINK, not a regular file -EINVAL, an absolute path or a "." or ".." component -EINVAL. The buffer
+ * is NUL-terminated. ret_mtime (may be NULL) is set whenever the file could be opened. */
 int store_read_file(Store *s, const char *relpath, char **ret_buf, size_t *ret_len, int64_t *ret_mtime);
 /* Writes atomically: missing directories are created (0755, never through symlinks), then
  * .<name>.tmp.XXXXXX, fsync, rename, fsync of the directory. */
@@ -89,6 +91,7 @@ enum {
         TREE_WITH_STATUS = 1u << 0,     /* also read status files */
         TREE_WITH_ORPHANS = 1u << 1,    /* also list directories that have a status but no spec */
         TREE_WITH_CONTAINERS = 1u << 2, /* also read containers/<c>.yaml of each cell */
+        TREE_NO_DIGEST = 1u << 3,       /* leave TreeEntry.digest "" (for readers that never compare it) */
 };
 
 /* Scans the whole run path. One bad file affects only its resource (error set, spec NULL) and its

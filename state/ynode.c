@@ -36,9 +36,8 @@ YNode *ynode_free(YNode *n)
         }
         free(n->keys);
         free(n->items);
-        free(n->value);
         free(n->tag);
-        free(n);
+        free(n); /* and a scalar's value with it */
         return NULL;
 }
 
@@ -80,11 +79,18 @@ static int check_tag(Builder *b, const yaml_mark_t *m, const yaml_char_t *tag)
         return builder_fail(b, m, "unsupported tag \"%s\"", t);
 }
 
-static YNode *node_new(YNodeType type, const yaml_mark_t *m, const yaml_char_t *tag)
+/* A node; a scalar's value (len bytes) lives in the same allocation, one malloc per node. */
+static YNode *node_new(YNodeType type, const yaml_mark_t *m, const yaml_char_t *tag, const char *value,
+                       size_t len)
 {
-        YNode *n = calloc(1, sizeof(*n));
+        YNode *n = calloc(1, sizeof(*n) + (value ? len + 1 : 0));
         if (!n)
                 return NULL;
+        if (value) {
+                n->value = memcpy((char *)(n + 1), value, len);
+                n->value[len] = '\0';
+                n->len = len;
+        }
         n->type = type;
         n->line = (unsigned)m->line + 1;
         n->col = (unsigned)m->column + 1;
@@ -98,18 +104,23 @@ static YNode *node_new(YNodeType type, const yaml_mark_t *m, const yaml_char_t *
 
 static int node_push(YNode *parent, YNode *key, YNode *item)
 {
-        YNode **items = realloc(parent->items, (parent->n + 1) * sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        parent->items = items;
-        if (parent->type == YNODE_MAPPING) {
-                YNode **keys = realloc(parent->keys, (parent->n + 1) * sizeof(*keys));
-                if (!keys)
+        if (parent->n == parent->allocated) {
+                size_t n = parent->allocated ? parent->allocated * 2 : 8;
+                YNode **items = realloc(parent->items, n * sizeof(*items));
+                if (!items)
                         return -ENOMEM;
-                parent->keys = keys;
-                keys[parent->n] = key;
+                parent->items = items;
+                if (parent->type == YNODE_MAPPING) {
+                        YNode **keys = realloc(parent->keys, n * sizeof(*keys));
+                        if (!keys)
+                                return -ENOMEM;
+                        parent->keys = keys;
+                }
+                parent->allocated = n;
         }
-        items[parent->n++] = item;
+        if (parent->type == YNODE_MAPPING)
+                parent->keys[parent->n] = key;
+        parent->items[parent->n++] = item;
         return 0;
 }
 
@@ -169,15 +180,10 @@ static int builder_event(Builder *b, const yaml_event_t *e)
                 r = check_tag(b, m, e->data.scalar.tag);
                 if (r < 0)
                         return r;
-                n = node_new(YNODE_SCALAR, m, e->data.scalar.tag);
+                n = node_new(YNODE_SCALAR, m, e->data.scalar.tag, (const char *)e->data.scalar.value,
+                             e->data.scalar.length);
                 if (!n)
                         return -ENOMEM;
-                n->value = strndup((const char *)e->data.scalar.value, e->data.scalar.length);
-                if (!n->value) {
-                        ynode_free(n);
-                        return -ENOMEM;
-                }
-                n->len = e->data.scalar.length;
                 n->plain = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !n->tag;
                 if (strlen(n->value) != n->len) {
                         ynode_free(n);
@@ -203,7 +209,7 @@ static int builder_event(Builder *b, const yaml_event_t *e)
                         if (f->node->type == YNODE_MAPPING && !f->pending_key)
                                 return builder_fail(b, m, "mapping keys must be plain strings");
                 }
-                n = node_new(seq ? YNODE_SEQUENCE : YNODE_MAPPING, m, tag);
+                n = node_new(seq ? YNODE_SEQUENCE : YNODE_MAPPING, m, tag, NULL, 0);
                 if (!n)
                         return -ENOMEM;
                 b->stack[b->depth++] = (Frame){.node = n};

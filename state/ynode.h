@@ -26,13 +26,14 @@ struct YNode {
         unsigned col;  /* 1-based */
         char *tag;     /* explicit tag as written, or NULL */
         /* scalar */
-        char *value;
+        char *value; /* in the node's own allocation */
         size_t len;
         bool plain; /* written without quotes or block style: may be typed */
         /* sequence: items; mapping: keys[i] -> items[i] */
         YNode **keys;
         YNode **items;
         size_t n;
+        size_t allocated; /* of keys and items */
 };
 
 /* One document of a stream: either root (may be NULL for an empty document) or an error in diag. */

@@ -24,6 +24,14 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$STATE"
+if [ "$(id -u)" = 0 ]; then
+        # as root, kuke init shares the run path with a group: give it one that is there, already shared,
+        # so that the output stays the same (tests/cli/init_permissions.sh tests the sharing)
+        export KUKEON_GROUP=root
+        mkdir -p "$RUN"
+        chown root:root "$RUN"
+        chmod 2775 "$RUN"
+fi
 cd "$FIX" # positioned errors name the fixture as given on the command line
 
 kuke() {

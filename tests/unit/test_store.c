@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "state/schema.h"
+#include "state/store-private.h"
 #include "state/store.h"
 
 #define REALM_YAML "apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: main\n"
@@ -361,6 +362,26 @@ static void test_hard_link_and_size_refused(void **state)
         diag_done(&diag);
 }
 
+/* A realm manifest with registry passwords is written 0640, any other 0644. */
+static void test_spec_modes(void **state)
+{
+        TestDir *f = *state;
+        ResourceId lab = rid(KIND_REALM, "lab"), main = rid(KIND_REALM, "main");
+        Document *secret = doc_parse("apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: lab\nspec:\n"
+                                     "  registryCredentials:\n    - serverAddress: registry.example.com\n"
+                                     "      username: bob\n      password: hunter2\n");
+        Document *plain = doc_parse("apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: main\n");
+        assert_int_equal(store_write_spec(f->store, &lab, secret), 0);
+        assert_int_equal(store_write_spec(f->store, &main, plain), 0);
+        struct stat st;
+        assert_int_equal(stat(path_in(f, "lab/realm.yaml"), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        assert_int_equal(stat(path_in(f, "main/realm.yaml"), &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        document_free(secret);
+        document_free(plain);
+}
+
 static void test_spec_read_write(void **state)
 {
         TestDir *f = *state;
@@ -581,6 +602,249 @@ static void test_scan_sets_spec_mtime(void **state)
         tree_done(&t);
 }
 
+/* ---- no symlink at any level, with openat2() and with the walk that replaces it ---- */
+
+/* store_setup(), with the store walking component by component as on kernels without openat2() */
+static int store_walk_setup(void **state)
+{
+        if (store_setup(state) < 0)
+                return -1;
+        TestDir *f = *state;
+        store_set_openat2(f->store, false);
+        return 0;
+}
+
+#define CELL_YAML DOC("Cell", "web", "spec:\n  containers:\n    - id: app\n      image: nginx\n")
+#define OUTSIDE   "  labels:\n    from: outside\n"
+
+/* A tree with one resource of every level, and below <tmp>/outside a copy whose manifests all carry the
+ * label from=outside. */
+static void write_levels(TestDir *f)
+{
+        static const struct {
+                const char *rel, *kind, *name, *spec;
+        } files[] = {
+                {"main/realm.yaml", "Realm", "main", ""},
+                {"main/images/busybox.yaml", "Image", "busybox", "spec:\n  reference: busybox\n"},
+                {"main/blog/space.yaml", "Space", "blog", ""},
+                {"main/blog/wp/stack.yaml", "Stack", "wp", ""},
+                {"main/blog/wp/web/cell.yaml", "Cell", "web",
+                 "spec:\n  containers:\n    - id: app\n      image: nginx\n"},
+                {"main/blog/wp/web/containers/app.yaml", "Container", "app", "spec:\n  image: nginx\n"},
+        };
+        char text[512], out[128];
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                snprintf(text, sizeof(text), "apiVersion: v1beta1\nkind: %s\nmetadata:\n  name: %s\n%s",
+                         files[i].kind, files[i].name, files[i].spec);
+                write_text(f->run, files[i].rel, text);
+                snprintf(text, sizeof(text),
+                         "apiVersion: v1beta1\nkind: %s\nmetadata:\n  name: %s\n" OUTSIDE "%s",
+                         files[i].kind, files[i].name, files[i].spec);
+                snprintf(out, sizeof(out), "outside/%s", files[i].rel);
+                write_text(f->tmp, out, text);
+        }
+        write_text(
+                f->run, "main/blog/wp/web/cell.status.yaml",
+                "apiVersion: v1beta1\nkind: CellStatus\nmetadata:\n  name: web\nstatus:\n  state: Ready\n");
+        write_text(
+                f->tmp, "outside/main/blog/wp/web/cell.status.yaml",
+                "apiVersion: v1beta1\nkind: CellStatus\nmetadata:\n  name: web\nstatus:\n  state: Failed\n");
+}
+
+/* Fails when any entry of t was read from <tmp>/outside. */
+static void assert_nothing_outside(const Tree *t)
+{
+        for (size_t i = 0; i < t->n; i++) {
+                const TreeEntry *e = &t->entries[i];
+                if (e->spec && strmap_get(&e->spec->metadata.labels, "from"))
+                        fail_msg("entry %zu (%s) was read through a symlink", i, e->id.name);
+                if (e->status)
+                        assert_int_not_equal(e->status->status.state, STATE_FAILED);
+        }
+}
+
+/* Each directory level in turn replaced by a symlink to its copy outside the tree: reads through it are
+ * -ELOOP, the scan reports the resource whose directory it is and reads nothing below it. */
+static void test_symlinked_dir_at_each_level(void **state)
+{
+        TestDir *f = *state;
+        static const struct {
+                const char *dir, *file; /* the directory made a symlink, a file below it */
+                Kind kind;              /* the resource the directory is, or the kind it lists */
+                const char *id;
+                size_t n; /* entries the scan still finds */
+        } levels[] = {
+                {"main", "main/realm.yaml", KIND_REALM, "main", 1},
+                {"main/images", "main/images/busybox.yaml", KIND_IMAGE, "main/busybox", 5},
+                {"main/blog", "main/blog/space.yaml", KIND_SPACE, "main/blog", 3},
+                {"main/blog/wp", "main/blog/wp/stack.yaml", KIND_STACK, "main/blog/wp", 4},
+                {"main/blog/wp/web", "main/blog/wp/web/cell.yaml", KIND_CELL, "main/blog/wp/web", 5},
+                {"main/blog/wp/web/containers", "main/blog/wp/web/containers/app.yaml", KIND_CONTAINER,
+                 "main/blog/wp/web/app", 5},
+        };
+        write_levels(f);
+        Tree t = {0};
+        assert_int_equal(store_scan(f->store, TREE_WITH_STATUS | TREE_WITH_CONTAINERS, &t), 0);
+        assert_int_equal(t.n, 6);
+        assert_nothing_outside(&t);
+        tree_done(&t);
+
+        for (size_t i = 0; i < ARRAY_SIZE(levels); i++) {
+                char target[256], aside[256];
+                snprintf(target, sizeof(target), "%s/outside/%s", f->tmp, levels[i].dir);
+                snprintf(aside, sizeof(aside), "%s/aside", f->tmp);
+                assert_int_equal(rename(path_in(f, levels[i].dir), aside), 0);
+                assert_int_equal(symlink(target, path_in(f, levels[i].dir)), 0);
+
+                assert_int_equal(read_rel(f, levels[i].file, NULL), -ELOOP);
+                assert_false(store_exists(f->store, levels[i].file));
+                int fd = -EBADF;
+                assert_int_equal(store_open_dir(f->store, levels[i].dir, &fd), -ELOOP);
+                assert_int_equal(
+                        store_open_at(f->store, f->store->fd, levels[i].dir, O_RDONLY | O_DIRECTORY),
+                        -ELOOP);
+                assert_int_equal(store_write_file(f->store, levels[i].file, "x", 1, 0644), -ELOOP);
+
+                assert_int_equal(store_scan(f->store, TREE_WITH_STATUS | TREE_WITH_CONTAINERS, &t), 0);
+                assert_nothing_outside(&t);
+                assert_int_equal(t.n, levels[i].n);
+                ResourceId id = rid(levels[i].kind, levels[i].id);
+                TreeEntry *e = tree_find(&t, &id);
+                if (levels[i].kind == KIND_IMAGE || levels[i].kind == KIND_CONTAINER) {
+                        assert_null(e); /* a listing directory: nothing listed */
+                } else {
+                        char want[256];
+                        snprintf(want, sizeof(want), "%s: " LINK_MSG, levels[i].dir);
+                        assert_true(e && !e->spec && !e->status && e->has_spec_file);
+                        assert_diag(&e->error, want);
+                }
+                tree_done(&t);
+
+                assert_int_equal(unlink(path_in(f, levels[i].dir)), 0);
+                assert_int_equal(rename(aside, path_in(f, levels[i].dir)), 0);
+        }
+        /* the files outside are untouched */
+        char out[256];
+        snprintf(out, sizeof(out), "%s/outside/main/realm.yaml", f->tmp);
+        char *text = file_read(out, NULL);
+        assert_contains(text, "from: outside");
+        free(text);
+}
+
+/* Files read once, then each replaced by a symlink (to a copy outside, or to another file of the tree):
+ * every read after the swap is -ELOOP, and the scan never takes the target's content. */
+static void test_file_swapped_for_symlink(void **state)
+{
+        TestDir *f = *state;
+        static const char *const files[] = {
+                "main/realm.yaml",
+                "main/images/busybox.yaml",
+                "main/blog/wp/web/cell.yaml",
+                "main/blog/wp/web/cell.status.yaml",
+                "main/blog/wp/web/containers/app.yaml",
+        };
+        write_levels(f);
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                char target[256], link[256];
+                assert_int_equal(read_rel(f, files[i], NULL), 0);
+                snprintf(target, sizeof(target), "%s/outside/%s", f->tmp, files[i]);
+                snprintf(link, sizeof(link), "%s.new", path_in(f, files[i]));
+                assert_int_equal(symlink(i % 2 ? target : path_in(f, "main/blog/space.yaml"), link), 0);
+                assert_int_equal(rename(link, path_in(f, files[i])), 0);
+
+                assert_int_equal(read_rel(f, files[i], NULL), -ELOOP);
+                assert_true(store_exists(f->store, files[i])); /* the link itself is there */
+
+                Tree t = {0};
+                assert_int_equal(store_scan(f->store, TREE_WITH_STATUS | TREE_WITH_CONTAINERS, &t), 0);
+                assert_nothing_outside(&t);
+                for (size_t k = 0; k < t.n; k++) {
+                        char spec[256], status[256];
+                        const TreeEntry *e = &t.entries[k];
+                        assert_int_equal(store_spec_path(&e->id, spec, sizeof(spec)), 0);
+                        assert_int_equal(store_status_path(&e->id, status, sizeof(status)), 0);
+                        if (streq(spec, files[i])) {
+                                struct stat st;
+                                assert_int_equal(lstat(path_in(f, files[i]), &st), 0);
+                                assert_true(e->has_spec_file && !e->spec);
+                                assert_string_equal(e->error.message, LINK_MSG);
+                                assert_string_equal(e->error.file, files[i]);
+                                if (e->id.kind != KIND_CONTAINER && e->id.kind != KIND_IMAGE)
+                                        assert_int_equal(e->spec_mtime, (int64_t)st.st_mtim.tv_sec);
+                        } else if (streq(status, files[i])) {
+                                assert_non_null(e->spec);
+                                assert_null(e->status);
+                        } else if (!e->blocked) {
+                                assert_non_null(e->spec);
+                        }
+                }
+                tree_done(&t);
+                assert_int_equal(unlink(path_in(f, files[i])), 0);
+                write_levels(f);
+        }
+}
+
+/* Paths that would leave the directory, or name it oddly, are refused before any system call. */
+static void test_open_at_refuses(void **state)
+{
+        TestDir *f = *state;
+        char longpath[PATH_MAX + 8];
+        static const char *const bad[] = {
+                "",
+                "/etc/passwd",
+                "..",
+                "../run",
+                "main/../main/realm.yaml",
+                ".",
+                "./main",
+                "main/./realm.yaml",
+                "main//realm.yaml",
+                "main/",
+                "main/realm.yaml/",
+        };
+        write_text(f->run, "main/realm.yaml", REALM_YAML);
+        write_text(f->run, "main/file", "x");
+        for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+                int fd = store_open_at(f->store, f->store->fd, bad[i], O_RDONLY);
+                if (fd >= 0)
+                        close(fd);
+                if (fd != -EINVAL)
+                        fail_msg("\"%s\": got %d, want -EINVAL", bad[i], fd);
+                assert_int_equal(read_rel(f, bad[i], NULL), -EINVAL);
+        }
+        memset(longpath, 'a', sizeof(longpath) - 1);
+        longpath[sizeof(longpath) - 1] = '\0';
+        assert_int_equal(store_open_at(f->store, f->store->fd, longpath, O_RDONLY), -ENAMETOOLONG);
+
+        /* a file on the way is -ENOTDIR; a file opened as a directory too */
+        assert_int_equal(read_rel(f, "main/file/realm.yaml", NULL), -ENOTDIR);
+        assert_int_equal(store_open_at(f->store, f->store->fd, "main/file", O_RDONLY | O_DIRECTORY),
+                         -ENOTDIR);
+        /* a symlink inside the tree to a directory or a file inside the tree: still refused */
+        assert_int_equal(symlink("main", path_in(f, "alias")), 0);
+        assert_int_equal(symlink("realm.yaml", path_in(f, "main/alias.yaml")), 0);
+        assert_int_equal(store_open_at(f->store, f->store->fd, "alias", O_RDONLY | O_DIRECTORY), -ELOOP);
+        assert_int_equal(read_rel(f, "alias/realm.yaml", NULL), -ELOOP);
+        assert_int_equal(read_rel(f, "main/alias.yaml", NULL), -ELOOP);
+        /* relative to a held directory */
+        int dfd = store_open_at(f->store, f->store->fd, "main", O_RDONLY | O_DIRECTORY);
+        assert_true(dfd >= 0);
+        char *buf = NULL;
+        size_t len;
+        assert_int_equal(store_read_file_at(f->store, dfd, "realm.yaml", &buf, &len, NULL), 0);
+        assert_string_equal(buf, REALM_YAML);
+        free(buf);
+        assert_int_equal(store_read_file_at(f->store, dfd, "../main/realm.yaml", &buf, &len, NULL), -EINVAL);
+        assert_int_equal(store_read_file_at(f->store, dfd, "alias.yaml", &buf, &len, NULL), -ELOOP);
+        close(dfd);
+        /* an empty file is read as "" */
+        write_text(f->run, "main/empty", "");
+        assert_int_equal(store_read_file(f->store, "main/empty", &buf, &len, NULL), 0);
+        assert_int_equal(len, 0);
+        assert_string_equal(buf, "");
+        free(buf);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -595,11 +859,27 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_symlinks_refused, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_hard_link_and_size_refused, store_setup,
                                                 testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_spec_modes, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_spec_read_write, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_status_round_trip, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_scan_tree, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_scan_twice, store_setup, testdir_teardown),
                 cmocka_unit_test_setup_teardown(test_scan_sets_spec_mtime, store_setup, testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_symlinked_dir_at_each_level, store_setup,
+                                                testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_symlinked_dir_at_each_level, store_walk_setup,
+                                                testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_file_swapped_for_symlink, store_setup,
+                                                testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_file_swapped_for_symlink, store_walk_setup,
+                                                testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_open_at_refuses, store_setup, testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_open_at_refuses, store_walk_setup, testdir_teardown),
+                /* the tests before, again without openat2() */
+                cmocka_unit_test_setup_teardown(test_symlinks_refused, store_walk_setup, testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_hard_link_and_size_refused, store_walk_setup,
+                                                testdir_teardown),
+                cmocka_unit_test_setup_teardown(test_scan_tree, store_walk_setup, testdir_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
