@@ -90,6 +90,9 @@ kd_setup() {
         ctrd_start
         trap 'kd_cleanup' EXIT
         export KUKEON_RUN_PATH=$KD_RUN KUKEON_STATE_DIR=$KD_STATE
+        # kuke init as root shares the run path with a group: one that exists (the real one is made by
+        # the product's own setup, tests/cli/init_permissions.sh tests that)
+        export KUKEON_GROUP=root
         export KUKEOND_RUN_PATH=$KD_RUN KUKEOND_STATE_DIR=$KD_STATE KUKEOND_CONTAINERD_SOCKET=$CTRD_ADDRESS
         export KUKEOND_CNI_CONF_DIR=$KD_CONF KUKEOND_NETNS_DIR=$KD_NETNS KUKEOND_CGROUP_ROOT=$KD_CGROOT
         export KUKEOND_CNI_BIN_DIR=/usr/lib/cni:/opt/cni/bin KUKEOND_SUBNET_POOL=10.213.0.0/16
