@@ -134,7 +134,7 @@ static int group_ensure(const char *name, gid_t *ret)
  * through the setgid bit, its group. */
 static int run_path_share(const char *run_path, const char *group)
 {
-        gid_t gid;
+        gid_t gid = 0;
         int r = group_ensure(group, &gid);
         if (r < 0)
                 return r;

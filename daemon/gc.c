@@ -28,12 +28,16 @@ static Resource *adopt_orphan(Daemon *d, const ResourceId *id)
         return r;
 }
 
+/* name is valid (name_is_valid(): at most NAME_MAX_LEN bytes). */
 static void id_set_level(ResourceId *id, Kind kind, const char *name)
 {
         char *levels[] = {id->realm, id->space, id->stack, id->cell};
+        size_t len = strnlen(name, NAME_MAX_LEN);
         id->kind = kind;
-        snprintf(levels[kind - KIND_REALM], NAME_MAX_LEN + 1, "%s", name);
-        snprintf(id->name, sizeof(id->name), "%s", name);
+        memcpy(levels[kind - KIND_REALM], name, len);
+        levels[kind - KIND_REALM][len] = '\0';
+        memcpy(id->name, name, len);
+        id->name[len] = '\0';
 }
 
 /* Walks the cgroup tree of one hierarchy down to the cells (below them are the containers' leaves). */

@@ -192,7 +192,7 @@ static int params_parse(Parser *p, RegistryChallenge *ch)
                 }
                 p->pos = q + 1;
                 skip_ows(p);
-                char *value;
+                char *value = NULL;
                 int r = value_parse(p, &value);
                 if (r >= 0)
                         r = param_add(p, ch, name, len, value);
