@@ -110,20 +110,35 @@ static void capture_read(Capture *c)
         (void)buf_append(&c->buf, chunk, (size_t)k < room ? (size_t)k : room);
 }
 
-/* Waits for the process to exit and both pipes to end, until deadline. Returns 0 or -ETIMEDOUT. */
-static int command_wait(int pidfd, Capture *out, Capture *err, uint64_t deadline)
+/* Whether pid has exited, without reaping it (the caller's waitpid() does). */
+static bool has_exited(pid_t pid)
+{
+        siginfo_t info = {0};
+        return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* Waits for the process to exit and both pipes to end, until deadline. Returns 0 or -ETIMEDOUT. Without
+ * a pidfd (pidfd < 0: a kernel or a sandbox without pidfd_open()), the exit is polled every 10 ms. */
+static int command_wait(pid_t pid, int pidfd, Capture *out, Capture *err, uint64_t deadline)
 {
         bool exited = false;
         while (!exited || out->fd >= 0 || err->fd >= 0) {
                 uint64_t now = now_ms();
                 if (now >= deadline)
                         return -ETIMEDOUT;
+                if (!exited && pidfd < 0 && has_exited(pid)) {
+                        exited = true;
+                        continue;
+                }
                 struct pollfd p[3] = {
                         {.fd = exited ? -1 : pidfd, .events = POLLIN},
                         {.fd = out->fd, .events = POLLIN},
                         {.fd = err->fd, .events = POLLIN},
                 };
-                int k = poll(p, 3, (int)(deadline - now));
+                uint64_t wait = deadline - now;
+                if (!exited && pidfd < 0 && wait > 10)
+                        wait = 10;
+                int k = poll(p, 3, (int)wait);
                 if (k < 0 && errno != EINTR)
                         return -errno;
                 if (k <= 0)
@@ -157,7 +172,7 @@ static int command_resolve(const char *argv0, char **ret)
 static int command_run_spawned(pid_t pid, int pidfd, Capture *out, Capture *err, uint64_t timeout_ms,
                                CniCommandOutcome *ret)
 {
-        int r = command_wait(pidfd, out, err, now_ms() + timeout_ms);
+        int r = command_wait(pid, pidfd, out, err, now_ms() + timeout_ms);
         if (r < 0)
                 (void)kill(-pid, SIGKILL); /* the whole group: helpers holding the pipes go too */
         int st = 0;
@@ -197,7 +212,9 @@ int cni_command_run(char *const argv[], uint64_t timeout_ms, CniCommandOutcome *
         close(err_pipe[1]);
         if (r >= 0) {
                 _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-                if (pidfd < 0) {
+                if (pidfd < 0 && (errno == ENOSYS || errno == EPERM)) {
+                        r = command_run_spawned(pid, -1, &out, &err, timeout_ms, ret);
+                } else if (pidfd < 0) {
                         r = -errno;
                         (void)kill(-pid, SIGKILL);
                         (void)waitpid(pid, NULL, 0);
