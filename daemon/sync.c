@@ -211,6 +211,8 @@ void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
         if (!*relpath || store_classify_path(relpath, &id, &role) < 0)
                 return;
         log_debug(&d->log, "Event 0x%x on %s", mask, relpath);
+        if (role == FILE_DIR && id.kind == KIND_CONTAINER)
+                return; /* a cell's logs/ or containers/ directory: no manifest comes with it */
         switch (role) {
         case FILE_SPEC:
         case FILE_DIR:

@@ -86,6 +86,36 @@ while ls -d /sys/fs/cgroup/*/"$KD_CGROOT/$realm/burst" /sys/fs/cgroup/"$KD_CGROO
 done
 kd_wait_gone "$KD_CONF/$realm-burst.conflist" 60
 
+echo "== the kernel's event queue overflows: a full resync, and the right end state"
+# a kukeond whose inotify queue holds 64 events (the limit is read when the queue is made: the host's
+# own value is back at once)
+kd_stop || kd_fail "kukeond exited with $?"
+old_max=$(cat /proc/sys/fs/inotify/max_queued_events)
+kd_before_rm() { echo "$old_max" >/proc/sys/fs/inotify/max_queued_events; } # also when a step fails
+echo 64 >/proc/sys/fs/inotify/max_queued_events
+kd_start
+for ((i = 0; i < 50; i++)); do grep -q "Watching " "$KD_LOG" && break; sleep 0.1; done
+echo "$old_max" >/proc/sys/fs/inotify/max_queued_events
+doc Space ovf >"$KD_RUN/$realm/ovf.yaml.tmp"
+mkdir -p "$KD_RUN/$realm/ovf"
+mv "$KD_RUN/$realm/ovf.yaml.tmp" "$KD_RUN/$realm/ovf/space.yaml"
+n=300
+for ((i = 0; i < n; i++)); do
+        mkdir "$KD_RUN/$realm/ovf/o$i"
+        doc Stack "o$i" >"$KD_RUN/$realm/ovf/o$i/stack.yaml"
+done
+deadline=$((SECONDS + 120))
+while :; do
+        ready=$(grep -l '^  state: Ready$' "$KD_RUN/$realm"/ovf/o*/stack.status.yaml 2>/dev/null | wc -l)
+        [ "$ready" -eq "$n" ] && break
+        [ $SECONDS -lt $deadline ] || kd_fail "only $ready of $n stacks are Ready after the overflow"
+        sleep 0.5
+done
+grep >/dev/null "Events were lost: resyncing everything" "$KD_LOG" || kd_fail "the queue never overflowed"
+sed -n 's/^  bridge: //p' "$KD_RUN/$realm/ovf/space.status.yaml" >>"$KD_DIR/bridges"
+rm -r "$KD_RUN/$realm/ovf"
+kd_wait_gone "$KD_CONF/$realm-ovf.conflist" 60
+
 echo "== cleanup through the daemon"
 "$kuke" delete realm "$realm" --cascade --timeout 120s >/dev/null || kd_fail "kuke delete --cascade failed"
 kd_stop || kd_fail "kukeond exited with $?"
