@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 6 (docs/performance.md): kukeond against the floor (tests/bench/floor.c: the same
+# The benchmark (docs/performance.md): kukeond against the floor (tests/bench/floor.c: the same
 # containerd and CNI calls made directly, no daemon), measured in interleaved rounds in one run so that
 # machine noise hits both alike. Run it through contrib/bench, which builds what it needs.
 #
