@@ -145,9 +145,11 @@ static void ns_snap_complete(struct NsSnap *s)
         log_stamp(&d->log, "daemon - snapshot %s containers=%zu tasks=%zu usable=%d", s->ns, s->n_entries,
                   s->n_tasks, usable); /* BENCH STAMP */
         if (usable) {
-                qsort(s->entries, s->n_entries, sizeof(*s->entries), entry_cmp);
-                qsort(s->tasks, s->n_tasks, sizeof(*s->tasks), task_cmp);
-                for (size_t i = 0; i < s->n_entries; i++) {
+                if (s->n_entries)
+                        qsort(s->entries, s->n_entries, sizeof(*s->entries), entry_cmp);
+                if (s->n_tasks)
+                        qsort(s->tasks, s->n_tasks, sizeof(*s->tasks), task_cmp);
+                for (size_t i = 0; i < s->n_entries && s->n_tasks; i++) {
                         SnapTask key = {.container_id = s->entries[i].x.containerd_id};
                         const SnapTask *t = bsearch(&key, s->tasks, s->n_tasks, sizeof(*s->tasks), task_cmp);
                         if (t)
