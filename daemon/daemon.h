@@ -172,6 +172,7 @@ struct Daemon {
         Log log;
         int pid_fd;
         int64_t started_at;
+        int64_t started_at_ns; /* CLOCK_REALTIME, what lease ids of this daemon are later than */
         bool is_stopping;
         bool is_started; /* rounds run: containerd answered, or said it is not there */
 

@@ -237,8 +237,10 @@ static void on_gc_leases(int r, const char *message, const char *const *ids, siz
         (void)message;
         for (size_t i = 0; r >= 0 && !d->is_stopping && i < n; i++) {
                 long long ns_epoch = 0;
+                /* made before this daemon started (to the nanosecond: a daemon killed in the second
+                 * this one started leaves leases from that same second) */
                 if (sscanf(ids[i], "kukeon-%19lld-", &ns_epoch) != 1 ||
-                    ns_epoch / 1000000000 >= (long long)d->started_at)
+                    ns_epoch >= (long long)d->started_at_ns)
                         continue;
                 GcNamespace *del = malloc(sizeof(*del));
                 if (!del)

@@ -196,6 +196,9 @@ static int daemon_run(Daemon *d)
                 return log_error_errno(&d->log, r, "Failed to lock %s/kukeond.pid: %m", d->config.state_dir);
         d->pid_fd = r;
         d->started_at = time_now();
+        struct timespec now;
+        (void)clock_gettime(CLOCK_REALTIME, &now);
+        d->started_at_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
         log_stamp(&d->log, "daemon - start pid=%d", (int)getpid()); /* BENCH STAMP */
         if ((r = open_drivers(d)) < 0 || (r = uv_loop_init(&d->loop)) < 0)
                 return r;
