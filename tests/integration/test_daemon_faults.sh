@@ -192,7 +192,13 @@ kd_wait_state "$KD_RUN/$realm/s/t/bad3/cell.status.yaml" Failed 20
 grep -q 'unknown field \\"comand\\"' "$KD_RUN/$realm/s/t/bad3/cell.status.yaml" || kd_fail "bad3 does not name the field"
 [ ! -e /etc/cell.status.yaml ] || kd_fail "a status was written through the symlink"
 [ "$(running_tasks | wc -l)" = 20 ] || kd_fail "the good cells were disturbed"
-rm -rf "$KD_RUN/$realm/s/t/bad1" "$KD_RUN/$realm/s/t/bad2" "$KD_RUN/$realm/s/t/bad3" "$KD_RUN/$realm/s/t/evil"
+# kukeond may write a status into a directory rm is emptying (rm then finds it not empty): try again
+for ((i = 0; i < 20; i++)); do
+        rm -rf "$KD_RUN/$realm/s/t/bad1" "$KD_RUN/$realm/s/t/bad2" "$KD_RUN/$realm/s/t/bad3" \
+                "$KD_RUN/$realm/s/t/evil" 2>/dev/null && break
+        sleep 0.2
+done
+[ ! -e "$KD_RUN/$realm/s/t/bad2" ] || kd_fail "the bad cells' directories could not be removed"
 
 echo "== cells removed while kukeond is down are collected"
 kd_stop || kd_fail "kukeond did not exit 0"
