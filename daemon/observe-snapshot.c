@@ -222,13 +222,9 @@ static void on_tasks(int r, const char *message, const CtrdTask *tasks, size_t n
         call_done(s, r);
 }
 
-typedef struct Start {
-        Daemon *d;
-} Start;
-
 static void start_one(Resource *r, void *userdata)
 {
-        Daemon *d = ((Start *)userdata)->d;
+        Daemon *d = userdata;
         if (r->id.kind != KIND_REALM || !r->in_tree)
                 return;
         char ns[NAME_MAX_LEN + 16];
@@ -261,8 +257,7 @@ void ns_snapshots_start(Daemon *d)
 {
         if (!d->ctrd || !d->is_ctrd_ready || d->is_stopping)
                 return;
-        Start st = {d};
-        resource_foreach(&d->table, start_one, &st);
+        resource_foreach(&d->table, start_one, d);
 }
 
 bool cell_snapshot_take(Op *op)

@@ -70,40 +70,9 @@ YAML
 }
 
 kd_start
-cat >"$KD_DIR/tree.yaml" <<YAML
-apiVersion: v1beta1
-kind: Realm
-metadata:
-  name: $realm
----
-apiVersion: v1beta1
-kind: Image
-metadata:
-  name: busybox
-spec:
-  realmId: $realm
-  reference: $image
-  source: oci-archive:$KD_DIR/image/busybox-oci.tar
----
-apiVersion: v1beta1
-kind: Space
-metadata:
-  name: s
-spec:
-  realmId: $realm
----
-apiVersion: v1beta1
-kind: Stack
-metadata:
-  name: t
-spec:
-  realmId: $realm
-  spaceId: s
-YAML
-"$kuke" apply -f "$KD_DIR/tree.yaml" --timeout 120s >/dev/null || kd_fail "kuke apply --wait failed"
+kd_apply_base "$realm" "$image"
 bridge=$(sed -n 's/^  bridge: //p' "$KD_RUN/$realm/s/space.status.yaml")
 net=$(sed -n 's/^  network: //p' "$KD_RUN/$realm/s/space.status.yaml")
-echo "$bridge" >>"$KD_DIR/bridges"
 
 declare -A version=()
 kills=0 ops=0

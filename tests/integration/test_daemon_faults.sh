@@ -43,38 +43,7 @@ YAML
 }
 
 kd_start
-cat >"$KD_DIR/tree.yaml" <<YAML
-apiVersion: v1beta1
-kind: Realm
-metadata:
-  name: $realm
----
-apiVersion: v1beta1
-kind: Image
-metadata:
-  name: busybox
-spec:
-  realmId: $realm
-  reference: $image
-  source: oci-archive:$KD_DIR/image/busybox-oci.tar
----
-apiVersion: v1beta1
-kind: Space
-metadata:
-  name: s
-spec:
-  realmId: $realm
----
-apiVersion: v1beta1
-kind: Stack
-metadata:
-  name: t
-spec:
-  realmId: $realm
-  spaceId: s
-YAML
-"$kuke" apply -f "$KD_DIR/tree.yaml" --timeout 90s >/dev/null || kd_fail "kuke apply --wait failed"
-sed -n 's/^  bridge: //p' "$KD_RUN/$realm/s/space.status.yaml" >>"$KD_DIR/bridges"
+kd_apply_base "$realm" "$image"
 
 echo "== SIGKILL in the middle of creating ten cells, then a restart converges"
 for i in $(seq 1 10); do

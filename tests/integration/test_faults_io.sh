@@ -47,38 +47,7 @@ st=$cell_dir/cell.status.yaml
 kd_start --cni-timeout 2s
 
 echo "== realm, image, space, stack"
-cat >"$KD_DIR/tree.yaml" <<YAML
-apiVersion: v1beta1
-kind: Realm
-metadata:
-  name: $realm
----
-apiVersion: v1beta1
-kind: Image
-metadata:
-  name: busybox
-spec:
-  realmId: $realm
-  reference: $image
-  source: oci-archive:$KD_DIR/image/busybox-oci.tar
----
-apiVersion: v1beta1
-kind: Space
-metadata:
-  name: s
-spec:
-  realmId: $realm
----
-apiVersion: v1beta1
-kind: Stack
-metadata:
-  name: t
-spec:
-  realmId: $realm
-  spaceId: s
-YAML
-"$kuke" apply -f "$KD_DIR/tree.yaml" --timeout 90s >/dev/null || kd_fail "kuke apply failed"
-sed -n 's/^  bridge: //p' "$KD_RUN/$realm/s/space.status.yaml" >>"$KD_DIR/bridges"
+kd_apply_base "$realm" "$image"
 kd_wait_state "$KD_RUN/$realm/images/busybox.status.yaml" Ready 60
 
 echo "== a CNI plugin that hangs: killed after --cni-timeout, the cell says so, kukeond goes on"

@@ -52,46 +52,8 @@ drop_cell() { # drop_cell DIR NAME: the manifest appears in one rename
 kd_start
 
 echo "== two realms; the image only in the second"
-{
-        for r in "$ra" "$rb"; do
-                cat <<YAML
-apiVersion: v1beta1
-kind: Realm
-metadata:
-  name: $r
----
-apiVersion: v1beta1
-kind: Space
-metadata:
-  name: s
-spec:
-  realmId: $r
----
-apiVersion: v1beta1
-kind: Stack
-metadata:
-  name: t
-spec:
-  realmId: $r
-  spaceId: s
----
-YAML
-        done
-        cat <<YAML
-apiVersion: v1beta1
-kind: Image
-metadata:
-  name: busybox
-spec:
-  realmId: $rb
-  reference: $image
-  source: oci-archive:$KD_DIR/image/busybox-oci.tar
-YAML
-} >"$KD_DIR/tree.yaml"
-"$kuke" apply -f "$KD_DIR/tree.yaml" --timeout 90s >/dev/null || kd_fail "kuke apply failed"
-for r in "$ra" "$rb"; do
-        sed -n 's/^  bridge: //p' "$KD_RUN/$r/s/space.status.yaml" >>"$KD_DIR/bridges"
-done
+kd_apply_base "$ra"
+kd_apply_base "$rb" "$image"
 kd_wait_state "$KD_RUN/$rb/images/busybox.status.yaml" Ready 60
 
 echo "== realm isolation, through containerd"

@@ -10,6 +10,9 @@
 #   kd_wait_state FILE STATE [SECONDS]   waits until a status file says state: STATE
 #   kd_wait_gone PATH [SECONDS]          waits until PATH does not exist
 #   kd_fail MESSAGE         prints the daemon log and exits 1
+#   kd_apply_base REALM [IMAGE_REF]      applies realm REALM with space s and stack t (and, given
+#                           IMAGE_REF, the busybox image of $KD_DIR/image under that reference), waits,
+#                           notes the space's bridge for cleanup
 
 kd_fail() {
         echo "FAIL: $*" >&2
@@ -138,4 +141,17 @@ kd_wait_gone() {
                 sleep 0.1
         done
         kd_fail "$path is still there"
+}
+
+kd_apply_base() {
+        local realm=$1 image=${2:-} f=$KD_DIR/tree-$1.yaml
+        {
+                printf 'apiVersion: v1beta1\nkind: Realm\nmetadata:\n  name: %s\n---\n' "$realm"
+                [ -z "$image" ] || printf 'apiVersion: v1beta1\nkind: Image\nmetadata:\n  name: busybox\nspec:\n  realmId: %s\n  reference: %s\n  source: oci-archive:%s\n---\n' \
+                        "$realm" "$image" "$KD_DIR/image/busybox-oci.tar"
+                printf 'apiVersion: v1beta1\nkind: Space\nmetadata:\n  name: s\nspec:\n  realmId: %s\n---\n' "$realm"
+                printf 'apiVersion: v1beta1\nkind: Stack\nmetadata:\n  name: t\nspec:\n  realmId: %s\n  spaceId: s\n' "$realm"
+        } >"$f"
+        "$KD_KUKE" apply -f "$f" --timeout 120s >/dev/null || kd_fail "kuke apply of realm $realm failed"
+        sed -n 's/^  bridge: //p' "$KD_RUN/$realm/s/space.status.yaml" >>"$KD_DIR/bridges"
 }
