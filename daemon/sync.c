@@ -170,7 +170,7 @@ void daemon_request_scan(Daemon *d, bool full)
                 (void)uv_timer_start(&d->scan_timer, on_scan_timer, full ? 0 : DAEMON_SCAN_DELAY_MS, 0);
 }
 
-/* A manifest was written, moved in or removed: scan at once when no scan ran in the last
+/* A manifest was written or moved in: scan at once when no scan ran in the last
  * DAEMON_SCAN_DELAY_MS (one event alone, the usual case, waits for nothing), else when that much time
  * has passed since the last one (a burst still costs one scan per DAEMON_SCAN_DELAY_MS). */
 static void request_scan_soon(Daemon *d)
@@ -216,9 +216,11 @@ void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
         switch (role) {
         case FILE_SPEC:
         case FILE_DIR:
-                /* a file just created may still be being written (its IN_CLOSE_WRITE follows) and a new
-                 * directory's files are reported one by one: those wait for the burst to settle */
-                if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) && !(mask & IN_ISDIR))
+                /* a manifest written or moved in is scanned at once; the rest waits for the burst to
+                 * settle: a file just created may still be being written (its IN_CLOSE_WRITE follows), a
+                 * new directory's files are reported one by one, and an rm -r is better let finish (a
+                 * status written meanwhile into a directory it is emptying makes its rmdir fail) */
+                if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO) && !(mask & IN_ISDIR))
                         request_scan_soon(d);
                 else
                         daemon_request_scan(d, false);
