@@ -13,11 +13,12 @@ typedef struct NsMatch {
         Daemon *d;
         const char *ns;
         const char *container_id;
+        bool mark; /* mark the targets dirty (else only note that something concerning them happened) */
 } NsMatch;
 
-/* Marks the cells of the realm whose namespace is m->ns; when the container id names one
- * (<space>_<stack>_<cell>_<container>), only that cell. */
-static void mark_event_target(Resource *r, void *userdata)
+/* The event's targets: the cells of the realm whose namespace is m->ns — when the container id names one
+ * (<space>_<stack>_<cell>_<container>), only that cell — and for a namespace event the realm. */
+static void on_event_target(Resource *r, void *userdata)
 {
         NsMatch *m = userdata;
         char ns[NAME_MAX_LEN + 16], cell_prefix[3 * (NAME_MAX_LEN + 1) + 1];
@@ -30,14 +31,17 @@ static void mark_event_target(Resource *r, void *userdata)
         if (!owner || !streq(resource_namespace(owner, ns, sizeof(ns)), m->ns))
                 return;
         if (r->id.kind == KIND_REALM) {
-                if (!*m->container_id)
+                if (!*m->container_id && m->mark)
                         daemon_mark_dirty(m->d, r); /* a namespace event */
                 return;
         }
         snprintf(cell_prefix, sizeof(cell_prefix), "%s_%s_%s_", r->id.space, r->id.stack, r->id.cell);
         if (!*m->container_id || strncmp(m->container_id, cell_prefix, strlen(cell_prefix)) == 0 ||
-            !strchr(m->container_id, '_'))
-                daemon_mark_dirty(m->d, r);
+            !strchr(m->container_id, '_')) {
+                r->ctrd_epoch++; /* an observation carried over (observe-cell.c) is stale */
+                if (m->mark)
+                        daemon_mark_dirty(m->d, r);
+        }
 }
 
 static void on_event(const CtrdEvent *ev, void *userdata)
@@ -46,26 +50,33 @@ static void on_event(const CtrdEvent *ev, void *userdata)
         log_stamp(&d->log, "daemon - ctrd-event %s %s/%s", ev->topic, ev->ns,
                   ev->container_id); /* BENCH STAMP */
         d->ctrd_seq++;               /* what namespace snapshots said may be stale now */
+        NsMatch m = {d, ev->ns, ev->container_id, false};
         switch (ev->type) {
         case CTRD_EVENT_TASK_EXIT:
         case CTRD_EVENT_TASK_OOM:
         case CTRD_EVENT_TASK_DELETE:
-        case CTRD_EVENT_CONTAINER_DELETE: {
-                NsMatch m = {d, ev->ns, ev->container_id};
+        case CTRD_EVENT_CONTAINER_DELETE:
                 log_debug(&d->log, "containerd event %s %s/%s", ev->topic, ev->ns, ev->container_id);
-                resource_foreach(&d->table, mark_event_target, &m);
+                m.mark = true;
                 break;
-        }
         case CTRD_EVENT_NAMESPACE_DELETE:
-        case CTRD_EVENT_NAMESPACE_CREATE: {
-                NsMatch m = {d, ev->name, ""};
-                resource_foreach(&d->table, mark_event_target, &m);
+        case CTRD_EVENT_NAMESPACE_CREATE:
+                d->ctrd_gen++;
+                m = (NsMatch){d, ev->name, "", true};
+                break;
+        default:
+                /* not ours to act on (our own starts and creates, mostly), but what a cell carried
+                 * over from its last round may be stale now; a topic that names no container could
+                 * concern any cell */
+                if (!*ev->container_id) {
+                        d->ctrd_gen++;
+                        return;
+                }
                 break;
         }
-        default:
-                return;
-        }
-        daemon_pump(d);
+        resource_foreach(&d->table, on_event_target, &m);
+        if (m.mark)
+                daemon_pump(d);
 }
 
 static void on_events_end(int r, const char *message, void *userdata)
@@ -98,6 +109,7 @@ static void on_ctrd_state(GrpcConn *conn, GrpcConnState state, int reason, void 
         if (state == GRPC_CONN_READY) {
                 log_stamp(&d->log, "daemon - ctrd-ready"); /* BENCH STAMP */
                 d->is_ctrd_ready = true;
+                d->ctrd_gen++; /* events may have been missed meanwhile */
                 d->ctrd_error[0] = '\0';
                 log_info(&d->log, "Connected to containerd at %s: resyncing", d->config.containerd_socket);
                 /* subscribe first, then list: what changes in between is in the stream */

@@ -93,6 +93,8 @@ typedef struct Resource {
         bool has_isolation;           /* space: its isolation rules were ensured by this daemon */
         bool is_parked;               /* its round waits for an ancestor's (see daemon_pump()) */
         struct CellSnap *snap;        /* cell: its part of a namespace snapshot, not used yet */
+        struct CellCarry *carry;      /* cell: the last round's containerd observation, for the next */
+        uint64_t ctrd_epoch;          /* cell: bumped by each containerd event or action that concerns it */
         Op *op;                       /* the round in flight */
         uint64_t wake_at_ms;          /* uv_now() time of a planned wake-up; 0: none */
         unsigned n_failures;          /* rounds in a row that failed: the retry back-off */
@@ -146,6 +148,7 @@ struct Op {
         int missing_action;    /* its ActionType */
         bool did_change;       /* an action changed something: observe again */
         bool did_remove_files; /* FILES_REMOVE ran: the resource is gone */
+        bool did_touch_ctrd;   /* an action that changes what containerd holds ran */
         bool had_status;       /* the resource had a status when the round started */
         bool is_cancelled;     /* shutting down: no status, no requeue */
         CniOp *cni_op;         /* a running plugin chain, cancelled at shutdown */
@@ -159,7 +162,8 @@ struct Op {
         char (*want_digest)[72]; /* ... and their digests */
         char (*want_resources)[72];
         size_t n_want;
-        size_t n_observing; /* observation calls in flight */
+        size_t n_observing;          /* observation calls in flight */
+        uint64_t obs_epoch, obs_gen; /* r->ctrd_epoch and d->ctrd_gen as the containerd observation began */
         int observe_error;
         char observe_message[384];
 };
@@ -207,6 +211,8 @@ struct Daemon {
         ImageJob *image_jobs;    /* pulls and imports in flight, one per namespace and image */
         struct NsSnap *snaps;    /* namespace snapshots in flight */
         uint64_t ctrd_seq;       /* bumped by every containerd event and container or task action */
+        uint64_t ctrd_gen;       /* bumped by what may concern every cell: (re)connection, namespace and
+                                  * image changes */
 
         char last_error[512];
         char *self_status; /* the kukeond.yaml last written */
@@ -323,6 +329,15 @@ bool cell_snapshot_take(Op *op);
 bool ns_snapshot_join(Op *op);
 void ns_snapshots_done(Daemon *d);
 void cell_snapshot_free(struct CellSnap *s);
+
+/* ---- carried observations (observe-cell.c) ----
+ * A round whose actions were all on the host side (cgroup, netns, CNI, hosts file) changed nothing in
+ * containerd: the next round of the cell uses the same containerd observation (records, tasks, images)
+ * instead of reading it again, if nothing concerning the cell happened meanwhile (r->ctrd_epoch and
+ * d->ctrd_gen unchanged), its manifest is the same and it is fresh. */
+/* Keeps op's containerd observation for the cell's next round (ownership passes). */
+void cell_carry_keep(Op *op);
+void cell_carry_free(struct CellCarry *c);
 /* The cell's managed /etc/hosts as it should read now (the space's cells and their addresses). */
 int cell_hosts_render(Daemon *d, const Resource *cell, char **ret_hosts, char **ret_hostname);
 

@@ -34,6 +34,18 @@ void container_extra_done(ContainerExtra *x)
         *x = (ContainerExtra){0};
 }
 
+static void cell_images_free(CellImage *images, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(images[i].name);
+                free(images[i].chain_id);
+                free(images[i].digest);
+                free(images[i].stop_signal);
+                json_decref(images[i].process);
+        }
+        free(images);
+}
+
 void op_free_observation(Op *op)
 {
         for (size_t i = 0; i < op->n_obs; i++)
@@ -43,15 +55,7 @@ void op_free_observation(Op *op)
         op->obs = NULL;
         op->obs_extra = NULL;
         op->n_obs = 0;
-        for (size_t i = 0; i < op->n_images; i++) {
-                CellImage *im = &op->images[i];
-                free(im->name);
-                free(im->chain_id);
-                free(im->digest);
-                free(im->stop_signal);
-                json_decref(im->process);
-        }
-        free(op->images);
+        cell_images_free(op->images, op->n_images);
         op->images = NULL;
         op->n_images = 0;
 }
@@ -393,6 +397,90 @@ void observe_cell_adopt(Op *op, ObservedContainer *obs, ContainerExtra *extra, s
         step_done(op, observe_images);
 }
 
+/* ---- carried over from the last round ---- */
+
+#define CARRY_TTL_MS 5000
+
+struct CellCarry {
+        uint64_t epoch, gen; /* r->ctrd_epoch and d->ctrd_gen as the observation began */
+        uint64_t taken_ms;   /* uv_now() as it was kept */
+        char digest[72];     /* the manifest it was planned for */
+        Desire desire;
+        ObservedContainer *obs;
+        ContainerExtra *extra;
+        size_t n;
+        CellImage *images;
+        size_t n_images;
+};
+
+void cell_carry_free(struct CellCarry *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++)
+                container_extra_done(&c->extra[i]);
+        free(c->obs);
+        free(c->extra);
+        cell_images_free(c->images, c->n_images);
+        free(c);
+}
+
+void cell_carry_keep(Op *op)
+{
+        Resource *r = op->res;
+        cell_carry_free(TAKE_PTR(r->carry));
+        if (!op->has_observation || op->obs_epoch != r->ctrd_epoch || op->obs_gen != op->d->ctrd_gen)
+                return; /* nothing to carry, or already stale */
+        struct CellCarry *c = calloc(1, sizeof(*c));
+        if (!c)
+                return; /* the next round reads containerd again */
+        *c = (struct CellCarry){.epoch = op->obs_epoch,
+                                .gen = op->obs_gen,
+                                .taken_ms = uv_now(&op->d->loop),
+                                .desire = op->desire,
+                                .obs = TAKE_PTR(op->obs),
+                                .extra = TAKE_PTR(op->obs_extra),
+                                .n = op->n_obs,
+                                .images = TAKE_PTR(op->images),
+                                .n_images = op->n_images};
+        snprintf(c->digest, sizeof(c->digest), "%s", op->digest);
+        op->n_obs = op->n_images = 0;
+        op->cell.containers = NULL;
+        op->cell.n_containers = 0;
+        r->carry = c;
+}
+
+/* The last round's observation, when it still holds: taken (true) and the round goes on to planning. */
+static bool cell_carry_take(Op *op)
+{
+        Daemon *d = op->d;
+        Resource *r = op->res;
+        struct CellCarry *c = TAKE_PTR(r->carry);
+        if (!c)
+                return false;
+        if (c->epoch != r->ctrd_epoch || c->gen != d->ctrd_gen || c->desire != op->desire ||
+            !streq(c->digest, op->digest) || uv_now(&d->loop) - c->taken_ms > CARRY_TTL_MS) {
+                cell_carry_free(c);
+                return false;
+        }
+        res_stamp(d, r, "recv carried n=%zu", c->n); /* BENCH STAMP */
+        op->obs = TAKE_PTR(c->obs);
+        op->obs_extra = TAKE_PTR(c->extra);
+        op->n_obs = c->n;
+        op->images = TAKE_PTR(c->images);
+        op->n_images = c->n_images;
+        op->obs_epoch = c->epoch;
+        op->obs_gen = c->gen;
+        c->n = c->n_images = 0;
+        cell_carry_free(c);
+        for (size_t i = 0; i < op->n_obs; i++)
+                op->obs[i].started_at = remembered_start(r, op->obs_extra[i].name);
+        op->cell.containers = op->obs;
+        op->cell.n_containers = op->n_obs;
+        op_observed(op, 0, NULL);
+        return true;
+}
+
 void observe_cell_containers(Op *op)
 {
         Daemon *d = op->d;
@@ -404,6 +492,10 @@ void observe_cell_containers(Op *op)
                 op_observed(op, -ENOTCONN, m);
                 return;
         }
+        if (cell_carry_take(op))
+                return;
+        op->obs_epoch = op->res->ctrd_epoch;
+        op->obs_gen = d->ctrd_gen;
         if (cell_snapshot_take(op) || ns_snapshot_join(op))
                 return;
         char ns[NAME_MAX_LEN + 16];

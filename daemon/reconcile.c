@@ -305,6 +305,13 @@ static void op_complete(Op *op)
                                  resource_qualified(&r->id, q, sizeof(q)));
                 daemon_mark_parent(d, r);
         }
+        for (size_t i = 0; i < op->plan.n && op->did_touch_ctrd; i++)
+                if (op->plan.actions[i].type == ACTION_IMAGE_ENSURE || r->id.kind != KIND_CELL) {
+                        d->ctrd_gen++; /* a pull or import ended: what cells saw of images may be stale */
+                        break;
+                }
+        if (requeue && r->id.kind == KIND_CELL && !op->did_touch_ctrd)
+                cell_carry_keep(op); /* only the host changed: the next round needs no new look */
         res_stamp(d, r, "round-end state=%s ready=%d requeue=%d wrote=%d error=%d",
                   state_to_string(op->plan.state), r->is_ready, requeue, w > 0, op->error); /* BENCH STAMP */
         op_finish(op, requeue);
@@ -354,8 +361,13 @@ static void op_execute(Op *op)
                 op->n_pending++;
                 op->n_run++;
                 res_stamp(d, r, "act %s %s", action_type_to_string(a->type), a->container); /* BENCH STAMP */
-                if (r->id.kind == KIND_CELL)
+                if (action_touches_containerd(a->type)) {
+                        op->did_touch_ctrd = true;
                         d->ctrd_seq++; /* what namespace snapshots said may be stale now */
+                        r->ctrd_epoch++;
+                        if (r->id.kind != KIND_CELL || a->type == ACTION_IMAGE_ENSURE)
+                                d->ctrd_gen++; /* a namespace or an image: every cell may see it */
+                }
                 int rr = h->run(op, a, msg, sizeof(msg));
                 if (rr != ACTION_ASYNC)
                         op_action_done(op, a, rr, msg);

@@ -37,6 +37,24 @@ const char *action_type_to_string(ActionType t)
         return t >= 0 && t < _ACTION_TYPE_MAX ? action_names[t] : NULL;
 }
 
+bool action_touches_containerd(ActionType t)
+{
+        switch (t) {
+        case ACTION_NAMESPACE_ENSURE:
+        case ACTION_NAMESPACE_DELETE:
+        case ACTION_IMAGE_ENSURE:
+        case ACTION_CONTAINER_CREATE:
+        case ACTION_CONTAINER_DELETE:
+        case ACTION_CONTAINER_UPDATE:
+        case ACTION_TASK_START:
+        case ACTION_TASK_STOP:
+        case ACTION_TASK_DELETE:
+                return true;
+        default:
+                return false;
+        }
+}
+
 void plan_done(Plan *p)
 {
         free(p->actions);

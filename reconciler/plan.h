@@ -133,6 +133,9 @@ typedef struct Plan {
 } Plan;
 
 const char *action_type_to_string(ActionType t);
+/* Whether an action changes what containerd holds (records, tasks, snapshots, images, namespaces); the
+ * others act on the host only (cgroups, netns, CNI, files). */
+bool action_touches_containerd(ActionType t);
 
 /* ---- realms, spaces, stacks ---- */
 
