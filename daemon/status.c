@@ -214,8 +214,7 @@ static int status_write(Daemon *d, Resource *r, const char *digest, State state,
         /* Never write into a directory that is going: store_write_file() would create it again, and a
          * file (or a temp file) written while `rm -r` empties it makes the rm fail. So a resource whose
          * manifest is gone gets no new status; its teardown ends by removing the old one. */
-        if (!r->in_tree || (r->desire == DESIRE_ABSENT && !r->has_spec_file) ||
-            store_dir_path(&r->id, rel, sizeof(rel)) < 0 || !store_exists(d->store, rel))
+        if (!r->in_tree || (r->desire == DESIRE_ABSENT && !r->has_spec_file))
                 return 0;
         int k = document_new(r->id.kind, r->id.name, &doc);
         if (k < 0)
@@ -244,6 +243,10 @@ static int status_write(Daemon *d, Resource *r, const char *digest, State state,
         if (!new_text)
                 return -ENOMEM;
         if (old_text && streq(old_text, new_text) && !r->needs_status_write)
+                return 0;
+        /* the last scan may be a moment old: the manifest is looked for right before the write, so
+         * that a status does not land in a directory whose manifest an `rm -r` has already removed */
+        if (store_spec_path(&r->id, rel, sizeof(rel)) < 0 || !store_exists(d->store, rel))
                 return 0;
         st->updated_at = now;
         (void)mark(doc, "updatedAt");

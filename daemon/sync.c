@@ -216,11 +216,18 @@ void daemon_on_watch_event(const char *relpath, uint32_t mask, void *userdata)
         switch (role) {
         case FILE_SPEC:
         case FILE_DIR:
-                /* a manifest written or moved in is scanned at once; the rest waits for the burst to
-                 * settle: a file just created may still be being written (its IN_CLOSE_WRITE follows), a
-                 * new directory's files are reported one by one, and an rm -r is better let finish (a
-                 * status written meanwhile into a directory it is emptying makes its rmdir fail) */
-                if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO) && !(mask & IN_ISDIR))
+                /* a manifest written or moved in is scanned at once, and so is a cell's manifest
+                 * removed when nothing else is pending; the rest waits for the burst to settle: a file
+                 * just created may still be being written (its IN_CLOSE_WRITE follows), a new
+                 * directory's files are reported one by one, and an `rm -r` of a stack or a space is
+                 * better let finish (its cells, seen without their parent, would write a status into
+                 * directories it is emptying, and its rmdir would fail) */
+                if (mask & IN_ISDIR)
+                        daemon_request_scan(d, false);
+                else if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+                        request_scan_soon(d);
+                else if (mask & (IN_DELETE | IN_MOVED_FROM) && role == FILE_SPEC && id.kind == KIND_CELL &&
+                         !uv_is_active((uv_handle_t *)&d->scan_timer))
                         request_scan_soon(d);
                 else
                         daemon_request_scan(d, false);
