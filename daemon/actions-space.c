@@ -144,6 +144,98 @@ int action_network_ensure(Op *op, const Action *a, char *msg, size_t msg_size)
         return space_isolation_call(op, a, CNI_ISOLATION_ENSURE, on_isolation_done, msg, msg_size);
 }
 
+/* ---- presumed rules, checked in the background ---- */
+
+bool space_isolation_presume(Daemon *d, Resource *space)
+{
+        if (!d->iso || space->has_isolation || space->is_isolation_presumed ||
+            space->desire != DESIRE_PRESENT)
+                return false;
+        space->has_isolation = space->is_isolation_presumed = true;
+        space->needs_isolation_verify = true;
+        d->is_isolation_verify_due = true;
+        return true;
+}
+
+static void mark_for_verify(Resource *r, void *userdata)
+{
+        Daemon *d = userdata;
+        if (r->id.kind == KIND_SPACE && r->has_isolation) {
+                r->needs_isolation_verify = true;
+                d->is_isolation_verify_due = true;
+        }
+}
+
+void space_isolation_verify_all_later(Daemon *d)
+{
+        if (d->iso)
+                resource_foreach(&d->table, mark_for_verify, d);
+}
+
+typedef struct Verify {
+        Daemon *d;
+        ResourceId id;
+        char bridge[CNI_BRIDGE_NAME_MAX];
+} Verify;
+
+static void on_verify_undone(int r, const char *message, char *const *bridges, void *userdata)
+{
+        Daemon *d = userdata;
+        if (r < 0)
+                log_debug(&d->log, "Removing the isolation rules of a space that went meanwhile: %s",
+                          message);
+}
+
+static void on_verified(int r, const char *message, char *const *bridges, void *userdata)
+{
+        Verify *v = userdata;
+        Daemon *d = v->d;
+        char q[320];
+        Resource *res = resource_find(&d->table, &v->id);
+        resource_qualified(&v->id, q, sizeof(q));
+        if (!res || res->desire != DESIRE_PRESENT || !res->has_isolation) {
+                /* the space went (or its rules did) while the check ran: what the check added goes too */
+                if (r > 0 && !d->is_stopping)
+                        (void)cni_isolation_submit(&d->loop, d->iso, CNI_ISOLATION_REMOVE, v->bridge,
+                                                   on_verify_undone, d);
+        } else if (r < 0) {
+                log_warning(&d->log, "Checking the isolation rules of space \"%s\" failed: %s", q, message);
+                res->has_isolation = false; /* its next round ensures them, and its status tells */
+                if (!d->is_stopping) {
+                        daemon_mark_dirty(d, res);
+                        daemon_pump(d);
+                }
+        } else if (r > 0) {
+                log_warning(&d->log,
+                            "The isolation rules of space \"%s\" (bridge %s) were missing: restored", q,
+                            v->bridge);
+        }
+        free(v);
+}
+
+static void verify_one(Resource *r, void *userdata)
+{
+        Daemon *d = userdata;
+        if (r->id.kind != KIND_SPACE || !r->needs_isolation_verify)
+                return;
+        r->needs_isolation_verify = false;
+        Verify *v = r->has_isolation && r->desire == DESIRE_PRESENT ? calloc(1, sizeof(*v)) : NULL;
+        if (!v)
+                return;
+        *v = (Verify){.d = d, .id = r->id};
+        if (space_bridge(r, v->bridge) < 0 ||
+            cni_isolation_submit(&d->loop, d->iso, CNI_ISOLATION_ENSURE, v->bridge, on_verified, v) < 0)
+                free(v);
+}
+
+void space_isolation_verify_due(Daemon *d)
+{
+        if (!d->is_isolation_verify_due || !d->iso || d->is_stopping || d->n_ops > 0)
+                return;
+        d->is_isolation_verify_due = false;
+        resource_foreach(&d->table, verify_one, d);
+}
+
 /* After the isolation rules: the bridge, then the conflists and the IPAM state. The conflist goes last:
  * while it is there the space's network "exists", so a failure anywhere is retried. */
 static int network_remove_rest(Op *op, const ResourceId *id, char *msg, size_t msg_size)

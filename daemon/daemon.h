@@ -87,10 +87,12 @@ typedef struct Resource {
         /* observed and remembered */
         Document *status; /* the status last written (or read at start); owned */
         Recorded rec;
-        bool is_live;                 /* something of it may exist on the host */
-        bool is_ready;                /* the last round ended with an empty plan in a settled state */
-        bool needs_status_write;      /* the status file went away behind our back */
-        bool has_isolation;           /* space: its isolation rules were ensured by this daemon */
+        bool is_live;            /* something of it may exist on the host */
+        bool is_ready;           /* the last round ended with an empty plan in a settled state */
+        bool needs_status_write; /* the status file went away behind our back */
+        bool has_isolation;      /* space: its isolation rules were ensured by this daemon (or presumed) */
+        bool is_isolation_presumed;   /* space: its rules were taken as there at the first look */
+        bool needs_isolation_verify;  /* space: its rules are to be checked once the daemon is idle */
         bool is_parked;               /* its round waits for an ancestor's (see daemon_pump()) */
         struct CellSnap *snap;        /* cell: its part of a namespace snapshot, not used yet */
         struct CellCarry *carry;      /* cell: the last round's containerd observation, for the next */
@@ -207,12 +209,13 @@ struct Daemon {
         uv_idle_t pump_idle;       /* runs more rounds on the next loop iteration (active only while busy) */
         bool is_pumping;
         uint64_t watchdog_usec;
-        uint64_t available_caps; /* the bounding set, read once: what containers can be granted */
-        ImageJob *image_jobs;    /* pulls and imports in flight, one per namespace and image */
-        struct NsSnap *snaps;    /* namespace snapshots in flight */
-        uint64_t ctrd_seq;       /* bumped by every containerd event and container or task action */
-        uint64_t ctrd_gen;       /* bumped by what may concern every cell: (re)connection, namespace and
-                                  * image changes */
+        uint64_t available_caps;      /* the bounding set, read once: what containers can be granted */
+        ImageJob *image_jobs;         /* pulls and imports in flight, one per namespace and image */
+        struct NsSnap *snaps;         /* namespace snapshots in flight */
+        uint64_t ctrd_seq;            /* bumped by every containerd event and container or task action */
+        bool is_isolation_verify_due; /* a space has needs_isolation_verify */
+        uint64_t ctrd_gen;            /* bumped by what may concern every cell: (re)connection, namespace and
+                                       * image changes */
 
         char last_error[512];
         char *self_status; /* the kukeond.yaml last written */
@@ -380,6 +383,15 @@ int action_files_remove(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_subnet_allocate(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_network_ensure(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_network_remove(Op *op, const Action *a, char *msg, size_t msg_size);
+/* A space whose bridge is there at the first look was isolated by an earlier kukeond since the host booted
+ * (the bridge comes with the first cell, after the rules): its rules are presumed in place, so that its
+ * cells are adopted without waiting for iptables. Returns whether it presumed so. */
+bool space_isolation_presume(Daemon *d, Resource *space);
+/* Every space with has_isolation is checked again once the daemon is idle (after a full resync). */
+void space_isolation_verify_all_later(Daemon *d);
+/* Runs the checks that are due, on the thread pool, when nothing else runs: a rule that went missing (a
+ * firewall reload) is restored; a failure makes the space ensure them in a round of its own. */
+void space_isolation_verify_due(Daemon *d);
 int action_netns_create(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_netns_delete(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_cni_add(Op *op, const Action *a, char *msg, size_t msg_size);

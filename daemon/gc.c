@@ -296,6 +296,7 @@ void daemon_gc(Daemon *d)
         gc_netns(d);
         if (d->iso)
                 (void)cni_isolation_submit(&d->loop, d->iso, CNI_ISOLATION_LIST, NULL, on_isolation_list, d);
+        space_isolation_verify_all_later(d); /* a firewall reload may have flushed them */
         if (d->ctrd && d->is_ctrd_ready)
                 (void)ctrd_namespace_list(d->ctrd, on_gc_namespaces, d);
         else

@@ -122,8 +122,10 @@ void daemon_pump(Daemon *d)
                 n++;
         }
         d->is_pumping = false;
-        if (d->queue.n_queued == 0)
+        if (d->queue.n_queued == 0) {
                 daemon_self_status_update(d); /* once things settle, not after every round */
+                space_isolation_verify_due(d);
+        }
         /* more to do: go on after the loop has had a look at its other handles (an idle handle, not a
          * 0 ms timer: libuv runs a timer re-armed from its own callback again in the same pass) */
         if (d->queue.n_queued > 0 && d->queue.n_running < d->queue.max_running)

@@ -134,6 +134,20 @@ ip link show "$web_bridge" >/dev/null 2>&1 || kd_fail "no bridge $web_bridge"
 if command -v iptables >/dev/null; then
         iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $web_bridge -o $web_bridge" ||
                 kd_fail "no isolation rule for $web_bridge"
+
+        echo "== a deleted isolation rule is restored by the next full resync"
+        rule=$(iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep -- "-i $web_bridge -o $web_bridge" | head -n 1)
+        eval "iptables -w 5 ${rule/#-A/-D}" 2>/dev/null
+        kill -HUP "$KD_PID" # a reload resyncs everything, as the periodic resync does
+        for ((i = 0; i < 100; i++)); do
+                iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $web_bridge -o $web_bridge" &&
+                        break
+                sleep 0.1
+        done
+        iptables -w 5 -S KUKEON-ISOLATION 2>/dev/null | grep >/dev/null -- "-i $web_bridge -o $web_bridge" ||
+                kd_fail "the deleted rule of $web_bridge was not restored"
+        grep -q "isolation rules of space \"$realm/web\" (bridge $web_bridge) were missing: restored" "$KD_LOG" ||
+                kd_fail "the restoration is not logged"
 fi
 
 echo "== rm -r of a space tears it down"
