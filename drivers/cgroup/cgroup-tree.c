@@ -36,8 +36,8 @@ static int level_exists(CgManager *m, const CgRel *rel, unsigned i)
 }
 
 /* Creates level i in every hierarchy and prepares it. With dry_run nothing is written: 1 as soon as
- * something would change. */
-static int ensure_level(CgManager *m, const CgRel *rel, unsigned i, bool dry_run)
+ * something would change; known_present says the level is there in every hierarchy already. */
+static int ensure_level(CgManager *m, const CgRel *rel, unsigned i, bool dry_run, bool known_present)
 {
         int changed = 0;
         for (size_t k = 0; k < m->n_hier; k++) {
@@ -47,7 +47,9 @@ static int ensure_level(CgManager *m, const CgRel *rel, unsigned i, bool dry_run
                 if (!dir || !parent)
                         return -ENOMEM;
                 int r;
-                if (dry_run) {
+                if (dry_run && known_present) {
+                        r = 0;
+                } else if (dry_run) {
                         int64_t type;
                         r = m->io->statfs(m->io_data, dir, &type);
                         if (r == -ENOENT)
@@ -71,11 +73,11 @@ static int ensure_level(CgManager *m, const CgRel *rel, unsigned i, bool dry_run
         return changed;
 }
 
-static int ensure_rel(CgManager *m, const CgRel *rel, bool dry_run)
+static int ensure_rel(CgManager *m, const CgRel *rel, bool dry_run, const bool *known_present)
 {
         int changed = 0;
         for (unsigned i = 0; i < rel->n; i++) {
-                int r = ensure_level(m, rel, i, dry_run);
+                int r = ensure_level(m, rel, i, dry_run, known_present && known_present[i]);
                 if (r < 0)
                         return r;
                 if (r > 0 && dry_run)
@@ -89,7 +91,7 @@ int cg_ensure(CgManager *m, const ResourceId *id)
 {
         CgRel rel;
         int r = cg_rel_of(m, id, &rel);
-        return r < 0 ? r : ensure_rel(m, &rel, false);
+        return r < 0 ? r : ensure_rel(m, &rel, false, NULL);
 }
 
 /* Removes dir and every cgroup below it, children first. 1 removed, 0 absent, or the first error (a busy
@@ -176,22 +178,39 @@ int cg_observe(CgManager *m, const ResourceId *id, CgObserved *ret)
                 return r;
 
         CgObserved o = {.n_levels = rel.n};
+        /* a directory is there only with its parents: when the deepest level is, every level is */
+        r = level_exists(m, &rel, rel.n - 1);
+        if (r < 0)
+                return r;
+        o.exists = r > 0;
         for (unsigned i = 0; i < rel.n; i++) {
+                if (o.exists || i == rel.n - 1) {
+                        o.level_exists[i] = o.exists;
+                        continue;
+                }
                 r = level_exists(m, &rel, i);
                 if (r < 0)
                         return r;
                 o.level_exists[i] = r > 0;
         }
-        o.exists = o.level_exists[rel.n - 1];
-        r = ensure_rel(m, &rel, true);
+        r = ensure_rel(m, &rel, true, o.level_exists);
         if (r < 0)
                 return r;
         o.needs_ensure = r > 0;
-        if (o.exists) {
-                if ((r = m->ops->read_limits(m, rel.path, &o.limits)) < 0 ||
-                    (r = m->ops->read_usage(m, rel.path, &o.usage)) < 0)
-                        return r;
-        }
+        if (o.exists && (r = m->ops->read_limits(m, rel.path, &o.limits)) < 0)
+                return r;
         *ret = o;
         return 0;
+}
+
+int cg_read_usage(CgManager *m, const ResourceId *id, CgUsage *ret)
+{
+        CgRel rel;
+        int r = cg_rel_of(m, id, &rel);
+        if (r < 0)
+                return r;
+        r = level_exists(m, &rel, rel.n - 1);
+        if (r <= 0)
+                return r < 0 ? r : -ENOENT;
+        return m->ops->read_usage(m, rel.path, ret);
 }

@@ -74,14 +74,13 @@ typedef struct CgUsage {
         int64_t pids;            /* pids.current */
 } CgUsage;
 
-/* What cg_observe() found for one resource. Limits and usage are read only when its own level exists. */
+/* What cg_observe() found for one resource. Limits are read only when its own level exists. */
 typedef struct CgObserved {
         unsigned n_levels;                /* levels of the path, root name included: 2 (realm) .. 5 */
         bool level_exists[CG_LEVELS_MAX]; /* present in every hierarchy; [0] is the root name */
         bool exists;                      /* level_exists[n_levels - 1] */
         bool needs_ensure;                /* cg_ensure() would change something (a level, delegation) */
         CgLimits limits;
-        CgUsage usage;
 } CgObserved;
 
 typedef struct CgManager CgManager;
@@ -131,9 +130,12 @@ int cg_remove_root(CgManager *m);
  * memory limit below the usage), or another -errno. */
 int cg_set_limits(CgManager *m, const ResourceId *id, const Resources *res);
 
-/* Observes which levels of the resource exist, its limits as read back, and its usage. A control file
- * that is missing leaves its field out (has bit clear). Returns 0 or -errno. */
+/* Observes which levels of the resource exist and its limits as read back. A control file that is
+ * missing leaves its field out (has bit clear). Returns 0 or -errno. */
 int cg_observe(CgManager *m, const ResourceId *id, CgObserved *ret);
+/* The resource's usage (memory, CPU time, tasks); a file that is missing leaves its field out. Returns 0,
+ * -ENOENT when its level does not exist, or -errno. */
+int cg_read_usage(CgManager *m, const ResourceId *id, CgUsage *ret);
 
 /* The limits cg_set_limits(res) leaves in place as a cgroup of that mode reads them, for comparing with
  * CgObserved.limits. */

@@ -267,12 +267,12 @@ static void test_busy_then_removed(void **state)
         }
         join_leaf(it.child);
 
-        CgObserved o;
-        assert_int_equal(cg_observe(it.m, &cell_id, &o), 0);
-        assert_true(o.usage.has & CG_USAGE_PIDS);
-        assert_true(o.usage.pids >= 1);
-        assert_true(o.usage.has & CG_USAGE_MEMORY);
-        assert_true(o.usage.has & CG_USAGE_CPU);
+        CgUsage u;
+        assert_int_equal(cg_read_usage(it.m, &cell_id, &u), 0);
+        assert_true(u.has & CG_USAGE_PIDS);
+        assert_true(u.pids >= 1);
+        assert_true(u.has & CG_USAGE_MEMORY);
+        assert_true(u.has & CG_USAGE_CPU);
 
         ResourceId stack = cell_id;
         stack.kind = KIND_STACK;

@@ -253,7 +253,9 @@ static void test_v2_missing_controller(void **state)
         CgLimits want;
         assert_int_equal(cg_observe(m, &cell, &o), 0);
         assert_false(o.limits.has & CG_LIMIT_PIDS);
-        assert_false(o.usage.has & CG_USAGE_PIDS);
+        CgUsage u;
+        assert_int_equal(cg_read_usage(m, &cell, &u), 0);
+        assert_false(u.has & CG_USAGE_PIDS);
         cg_limits_expected(CG_MODE_UNIFIED, &res, &want);
         assert_true(cg_limits_equal(&want, &o.limits));
         res.pids_limit = 10;
@@ -362,27 +364,28 @@ static void test_v1_limits(void **state)
                                "cpu,cpuacct/" CELL "/cpu.cfs_period_us=10000"));
 }
 
-static void test_observe_usage(void **state)
+static void test_read_usage(void **state)
 {
         Fake *f = *state;
         ResourceId cell = rid(KIND_CELL, CELLV);
         CgObserved o;
+        CgUsage u;
 
         fake_build(f, CG_MODE_UNIFIED, "cpu memory pids\n");
         CgManager *m = fake_manager(f);
         assert_int_equal(cg_observe(m, &cell, &o), 0);
         assert_false(o.exists);
         assert_true(o.needs_ensure);
-        assert_int_equal(o.usage.has, 0);
+        assert_int_equal(cg_read_usage(m, &cell, &u), -ENOENT);
         assert_int_equal(cg_ensure(m, &cell), 1);
         write_text(f->root, CELL "/memory.current", "4096\n");
         write_text(f->root, CELL "/cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
         write_text(f->root, CELL "/pids.current", "3\n");
-        assert_int_equal(cg_observe(m, &cell, &o), 0);
-        assert_int_equal(o.usage.has, CG_USAGE_MEMORY | CG_USAGE_CPU | CG_USAGE_PIDS);
-        assert_int_equal(o.usage.memory_bytes, 4096);
-        assert_int_equal(o.usage.cpu_usage_nanos, 1500000);
-        assert_int_equal(o.usage.pids, 3);
+        assert_int_equal(cg_read_usage(m, &cell, &u), 0);
+        assert_int_equal(u.has, CG_USAGE_MEMORY | CG_USAGE_CPU | CG_USAGE_PIDS);
+        assert_int_equal(u.memory_bytes, 4096);
+        assert_int_equal(u.cpu_usage_nanos, 1500000);
+        assert_int_equal(u.pids, 3);
         /* a level of a realm */
         ResourceId realm = rid(KIND_REALM, "r");
         assert_int_equal(cg_observe(m, &realm, &o), 0);
@@ -398,11 +401,11 @@ static void test_observe_usage(void **state)
         write_text(f->root, "memory/" CELL "/memory.usage_in_bytes", "8192\n");
         write_text(f->root, "cpu,cpuacct/" CELL "/cpuacct.usage", "123456789\n");
         write_text(f->root, "pids/" CELL "/pids.current", "2\n");
-        assert_int_equal(cg_observe(m, &cell, &o), 0);
-        assert_int_equal(o.usage.has, CG_USAGE_MEMORY | CG_USAGE_CPU | CG_USAGE_PIDS);
-        assert_int_equal(o.usage.memory_bytes, 8192);
-        assert_int_equal(o.usage.cpu_usage_nanos, 123456789);
-        assert_int_equal(o.usage.pids, 2);
+        assert_int_equal(cg_read_usage(m, &cell, &u), 0);
+        assert_int_equal(u.has, CG_USAGE_MEMORY | CG_USAGE_CPU | CG_USAGE_PIDS);
+        assert_int_equal(u.memory_bytes, 8192);
+        assert_int_equal(u.cpu_usage_nanos, 123456789);
+        assert_int_equal(u.pids, 2);
         cg_manager_free(m);
 }
 
@@ -535,7 +538,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_v2_missing_controller, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_v1_ensure, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_v1_limits, fake_setup, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_observe_usage, fake_setup, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_read_usage, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_remove_v2, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_remove_hybrid, fake_setup, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_remove_busy, fake_setup, fake_teardown),
