@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -114,3 +115,8 @@ int cni_proc_spawn(uv_loop_t *loop, const char *file, char *const *env, const ch
 
 /* Kills the process group now; cb reports cancelled. */
 void cni_proc_cancel(CniProc *p);
+
+/* posix_spawn() attributes for a helper process: a session (and process group) of its own to kill as
+ * one, and the signal state of a fresh process whatever the calling thread blocks or ignores. Returns 0
+ * or -errno; destroy with posix_spawnattr_destroy(). */
+int cni_spawn_attr_init(posix_spawnattr_t *attr);

@@ -32,27 +32,6 @@ static uint64_t now_ms(void)
         return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int spawn_attr_init(posix_spawnattr_t *attr)
-{
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        int r = posix_spawnattr_init(attr);
-        if (r != 0)
-                return -r;
-        /* a session (and process group) of its own to kill as one; the signal state of a fresh process,
-         * whatever the calling thread blocks or ignores */
-        r = posix_spawnattr_setflags(attr,
-                                     POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (r == 0)
-                r = posix_spawnattr_setsigmask(attr, &none);
-        if (r == 0)
-                r = posix_spawnattr_setsigdefault(attr, &all);
-        if (r != 0)
-                posix_spawnattr_destroy(attr);
-        return -r;
-}
-
 static int spawn_actions_init(posix_spawn_file_actions_t *fa, int out_fd, int err_fd)
 {
         int r = posix_spawn_file_actions_init(fa);
@@ -74,7 +53,7 @@ static int command_spawn(const char *file, char *const argv[], int out_fd, int e
         static char *const env[] = {"PATH=" COMMAND_SEARCH_PATH, "LC_ALL=C", NULL};
         posix_spawnattr_t attr;
         posix_spawn_file_actions_t fa;
-        int r = spawn_attr_init(&attr);
+        int r = cni_spawn_attr_init(&attr);
         if (r < 0)
                 return r;
         r = spawn_actions_init(&fa, out_fd, err_fd);
