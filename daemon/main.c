@@ -3,10 +3,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <systemd/sd-daemon.h>
 
 #include "common/pidlock.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "daemon/watcher.h"
 
 extern char **environ;
@@ -42,7 +42,7 @@ static void daemon_stop(Daemon *d, const char *why)
         if (d->is_stopping)
                 return;
         d->is_stopping = true;
-        (void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+        (void)notify_send("STOPPING=1\nSTATUS=Stopping");
         log_info(&d->log, "%s: stopping (containers keep running)", why);
         watcher_stop(d->watcher);
         d->watcher = NULL;
@@ -122,9 +122,9 @@ static void on_signal(uv_signal_t *s, int signum)
 {
         Daemon *d = s->data;
         if (signum == SIGHUP) {
-                (void)sd_notify(0, "RELOADING=1");
+                (void)notify_send("RELOADING=1");
                 daemon_reload(d);
-                (void)sd_notify(0, "READY=1");
+                (void)notify_send("READY=1");
                 return;
         }
         daemon_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -132,7 +132,7 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void on_watchdog_timer(uv_timer_t *t)
 {
-        (void)sd_notify(0, "WATCHDOG=1");
+        (void)notify_send("WATCHDOG=1");
 }
 
 static int setup_handles(Daemon *d)
@@ -157,7 +157,7 @@ static int setup_handles(Daemon *d)
                         return log_error_errno(&d->log, r, "Failed to handle signal %d: %m", sigs[i].signum);
         }
         arm_resync(d);
-        if (sd_watchdog_enabled(0, &d->watchdog_usec) > 0 && d->watchdog_usec >= 2000) {
+        if (notify_watchdog_enabled(&d->watchdog_usec) > 0 && d->watchdog_usec >= 2000) {
                 uint64_t ms = d->watchdog_usec / 2000;
                 (void)uv_timer_start(&d->watchdog_timer, on_watchdog_timer, ms, ms);
         }
@@ -214,7 +214,7 @@ static int daemon_run(Daemon *d)
         log_info(&d->log, "kukeond %s started: run path %s, state dir %s, containerd %s", KUKEON_VERSION,
                  d->config.run_path, d->config.state_dir, d->config.containerd_socket);
         daemon_self_status_update(d);
-        (void)sd_notify(0, "READY=1");
+        (void)notify_send("READY=1");
         return uv_run(&d->loop, UV_RUN_DEFAULT);
 }
 
@@ -271,6 +271,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         d.log.max_level = d.config.log_level;
+        notify_open(&d.log);
         r = daemon_run(&d);
         int k = daemon_done(&d);
         return r < 0 || k < 0 ? 1 : 0;

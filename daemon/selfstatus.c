@@ -4,10 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <systemd/sd-daemon.h>
 
 #include "common/timeutil.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "state/emit.h"
 
 int write_file_atomic(const char *path, const char *buf, size_t len, mode_t mode)
@@ -104,7 +104,7 @@ void daemon_self_status_update(Daemon *d)
         }
         free(d->self_status);
         d->self_status = TAKE_PTR(text);
-        (void)sd_notifyf(0, "STATUS=%zu resources, %zu ready, %zu in flight; containerd %s", c.total,
-                         c.by_state[STATE_READY], d->n_ops,
-                         d->is_ctrd_ready ? "connected" : "not connected");
+        (void)notify_sendf("STATUS=%zu resources, %zu ready, %zu in flight; containerd %s", c.total,
+                           c.by_state[STATE_READY], d->n_ops,
+                           d->is_ctrd_ready ? "connected" : "not connected");
 }

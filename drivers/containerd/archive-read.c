@@ -1,5 +1,6 @@
 /* Reading the tar: every entry checked (paths, types), every regular file appended to one unlinked spool
- * file while its sha256 is computed. Blocking; runs on a worker thread. */
+ * file while its sha256 is computed. Blocking; runs on a worker thread. libarchive is loaded on the first
+ * read (dl-libs.h); without it a read fails with -ELIBACC and a message saying so. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,12 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #include "common/macro.h"
 #include "drivers/containerd/archive.h"
+#include "drivers/containerd/dl-libs.h"
 
 #define MAX_ENTRIES   (1u << 20)
 #define MAX_PATH_LEN  4096
@@ -158,13 +158,13 @@ static bool is_cancelled(const Spool *s)
 static void report(const Spool *s)
 {
         if (s->opts->on_progress)
-                s->opts->on_progress((uint64_t)archive_filter_bytes(s->a, -1), s->in_total,
+                s->opts->on_progress((uint64_t)sym_archive_filter_bytes(s->a, -1), s->in_total,
                                      s->opts->userdata);
 }
 
 static int archive_fail(Spool *s, int r, const char *what)
 {
-        const char *why = archive_error_string(s->a);
+        const char *why = sym_archive_error_string(s->a);
         snprintf(s->message, IMAGE_MESSAGE_MAX, "%s: %s", what, why ? why : strerror(-r));
         return r;
 }
@@ -172,11 +172,8 @@ static int archive_fail(Spool *s, int r, const char *what)
 /* Copies the current entry's data to the spool, hashing it. */
 static int spool_entry_data(Spool *s, ImageArchiveFile *f)
 {
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(md);
-                return -ENOMEM;
-        }
+        struct sha256_ctx md;
+        sha256_init(&md);
         int r = 0;
         f->offset = s->files->spool_size;
         f->size = 0;
@@ -184,7 +181,7 @@ static int spool_entry_data(Spool *s, ImageArchiveFile *f)
                 const void *buf;
                 size_t len;
                 la_int64_t off;
-                int ar = archive_read_data_block(s->a, &buf, &len, &off);
+                int ar = sym_archive_read_data_block(s->a, &buf, &len, &off);
                 if (ar == ARCHIVE_EOF)
                         break;
                 if (ar < ARCHIVE_WARN) {
@@ -203,7 +200,7 @@ static int spool_entry_data(Spool *s, ImageArchiveFile *f)
                                  strerror(-r));
                         break;
                 }
-                EVP_DigestUpdate(md, buf, len);
+                sha256_update(&md, len, buf);
                 f->size += (int64_t)len;
                 if (is_cancelled(s)) {
                         r = -ECANCELED;
@@ -212,13 +209,13 @@ static int spool_entry_data(Spool *s, ImageArchiveFile *f)
                 }
                 report(s);
         }
-        unsigned char raw[32];
-        if (r >= 0 && EVP_DigestFinal_ex(md, raw, NULL) == 1) {
+        if (r >= 0) {
+                unsigned char raw[SHA256_DIGEST_SIZE];
+                sha256_digest(&md, sizeof(raw), raw);
                 strcpy(f->digest, "sha256:");
                 for (size_t i = 0; i < sizeof(raw); i++)
                         sprintf(f->digest + 7 + 2 * i, "%02x", raw[i]);
         }
-        EVP_MD_CTX_free(md);
         return r;
 }
 
@@ -226,7 +223,7 @@ static int spool_entry_data(Spool *s, ImageArchiveFile *f)
  * skip (directories). */
 static int entry_check(Spool *s, struct archive_entry *e, char **ret_path)
 {
-        const char *raw = archive_entry_pathname(e);
+        const char *raw = sym_archive_entry_pathname(e);
         if (!raw || !*raw || strlen(raw) > MAX_PATH_LEN) {
                 snprintf(s->message, IMAGE_MESSAGE_MAX,
                          "an entry has an empty, unreadable or overlong path");
@@ -242,8 +239,8 @@ static int entry_check(Spool *s, struct archive_entry *e, char **ret_path)
                                        : "\"..\" is not allowed in paths");
                 return r;
         }
-        mode_t type = archive_entry_filetype(e);
-        if (archive_entry_hardlink(e)) {
+        mode_t type = sym_archive_entry_filetype(e);
+        if (sym_archive_entry_hardlink(e)) {
                 snprintf(s->message, IMAGE_MESSAGE_MAX, "entry \"%s\": hard links are not allowed", raw);
                 return -EINVAL;
         }
@@ -290,25 +287,25 @@ static int spool_entry(Spool *s, struct archive_entry *e)
 
 static struct archive *archive_reader_new(void)
 {
-        struct archive *a = archive_read_new();
+        struct archive *a = sym_archive_read_new();
         if (!a)
                 return NULL;
         /* Tar only, and only filters libarchive decodes itself (never an external program). */
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_bzip2(a);
-        archive_read_support_filter_xz(a);
-        archive_read_support_filter_zstd(a);
+        sym_archive_read_support_format_tar(a);
+        sym_archive_read_support_filter_gzip(a);
+        sym_archive_read_support_filter_bzip2(a);
+        sym_archive_read_support_filter_xz(a);
+        sym_archive_read_support_filter_zstd(a);
         return a;
 }
 
 static int spool_all(Spool *s, int fd)
 {
-        if (archive_read_open_fd(s->a, fd, READ_BUF_SIZE) != ARCHIVE_OK)
+        if (sym_archive_read_open_fd(s->a, fd, READ_BUF_SIZE) != ARCHIVE_OK)
                 return archive_fail(s, -EINVAL, "not a tar archive");
         for (size_t n = 0;; n++) {
                 struct archive_entry *e;
-                int ar = archive_read_next_header(s->a, &e);
+                int ar = sym_archive_read_next_header(s->a, &e);
                 if (ar == ARCHIVE_EOF)
                         break;
                 if (ar < ARCHIVE_WARN)
@@ -330,13 +327,19 @@ int image_archive_spool(int fd, const ImageArchiveOptions *opts, ImageArchiveFil
                         char message[static IMAGE_MESSAGE_MAX])
 {
         *files = (ImageArchiveFiles){.spool_fd = -EBADF};
+        const char *unavailable;
+        int r = dl_archive_load(&unavailable);
+        if (r < 0) {
+                snprintf(message, IMAGE_MESSAGE_MAX, "%s", unavailable);
+                return r;
+        }
         struct stat st;
         Spool s = {.opts = opts, .files = files, .message = message};
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
                 s.in_total = (uint64_t)st.st_size;
         files->spool_fd = spool_open(opts->tmp_dir);
         if (files->spool_fd < 0) {
-                int r = files->spool_fd;
+                r = files->spool_fd;
                 files->spool_fd = -EBADF;
                 snprintf(message, IMAGE_MESSAGE_MAX, "cannot create a spool file: %s", strerror(-r));
                 return r;
@@ -346,8 +349,8 @@ int image_archive_spool(int fd, const ImageArchiveOptions *opts, ImageArchiveFil
                 image_archive_files_done(files);
                 return -ENOMEM;
         }
-        int r = spool_all(&s, fd);
-        archive_read_free(s.a);
+        r = spool_all(&s, fd);
+        sym_archive_read_free(s.a);
         if (r < 0) {
                 image_archive_files_done(files);
                 return r;

@@ -47,7 +47,8 @@ typedef struct CtrdPulledImage {
 /* r is 1 when something was written, unpacked or named, 0 when everything was there (pulling again is a
  * no-op), else a negative errno: -EINVAL invalid reference; from the registry -ENOENT (unknown manifest
  * or blob), -EACCES (authentication failed), -EPERM (credentials refused over plain HTTP),
- * -ECONNREFUSED / -EHOSTUNREACH / -ETIMEDOUT / -EPROTO (transport, TLS), -EIO (5xx), -EBADMSG (a size or
+ * -ECONNREFUSED / -EHOSTUNREACH / -ETIMEDOUT / -EPROTO (transport, TLS), -EIO (5xx), -ELIBACC (libcurl
+ * cannot be loaded: the message names it), -EBADMSG (a size or
  * digest that is not what it should be, a wrong content type, garbage), -ENOTSUP (docker schema 1, a
  * layer type containerd cannot apply), -ENOEXEC (no linux/amd64 image); -ECANCELED after
  * ctrd_image_pull_cancel(), -ETIMEDOUT after the timeout; else containerd's (ctrd.h). image is set when
@@ -59,8 +60,8 @@ typedef struct CtrdPull CtrdPull;
 /* Pulls ref ("busybox", "127.0.0.1:5055/kukeon/busybox:test", "x/y@sha256:…"; docker's normalization)
  * into namespace ns (NULL: the connection's default), as described at the top. creds (may be NULL) are
  * used when their server is ref's registry. Everything passed is copied. Returns 0 with the pull in *ret
- * (valid until cb runs; ret may be NULL), or -EINVAL for an invalid reference, -ENOMEM, -EIO (no
- * libcurl), in which case cb never runs. */
+ * (valid until cb runs; ret may be NULL), or -EINVAL for an invalid reference, -ENOMEM, -EIO (libcurl
+ * cannot be initialised), in which case cb never runs. */
 int ctrd_image_pull(GrpcConn *conn, uv_loop_t *loop, const char *ns, const char *ref,
                     const PullCredentials *creds, const PullOptions *opts, ctrd_pull_cb cb, void *userdata,
                     CtrdPull **ret);

@@ -1,7 +1,6 @@
 /* The checking buffer between a blob's download and its Content.Write (see registry-blob.h). */
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +16,12 @@ int registry_blob_buffer_init(RegistryBlobBuffer *b, const char *digest, int64_t
                 return -EINVAL;
         memcpy(b->digest, digest, SHA256_HEX_MAX);
         b->size = (uint64_t)size;
-        EVP_MD_CTX *md = EVP_MD_CTX_new();
-        if (!md)
-                return -ENOMEM;
-        if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-                EVP_MD_CTX_free(md);
-                return -EIO;
-        }
-        b->md = md;
+        sha256_init(&b->md);
         return 0;
 }
 
 void registry_blob_buffer_done(RegistryBlobBuffer *b)
 {
-        EVP_MD_CTX_free(b->md);
         free(b->data);
         *b = (RegistryBlobBuffer){0};
 }
@@ -71,10 +62,7 @@ int registry_blob_buffer_push(RegistryBlobBuffer *b, const void *data, size_t le
                 snprintf(message, REGISTRY_BLOB_MESSAGE_MAX, "out of memory");
                 return r;
         }
-        if (EVP_DigestUpdate(b->md, data, len) != 1) {
-                snprintf(message, REGISTRY_BLOB_MESSAGE_MAX, "sha256 failed");
-                return -EIO;
-        }
+        sha256_update(&b->md, len, data);
         memcpy(b->data + b->start + b->len, data, len);
         b->len += len;
         b->received += len;
@@ -97,12 +85,8 @@ int registry_blob_buffer_finish(RegistryBlobBuffer *b, char message[static REGIS
                 return -EBADMSG;
         }
         static const char hex[] = "0123456789abcdef";
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        if (EVP_DigestFinal_ex(b->md, md, &n) != 1 || n != 32) {
-                snprintf(message, REGISTRY_BLOB_MESSAGE_MAX, "sha256 failed");
-                return -EIO;
-        }
+        unsigned char md[SHA256_DIGEST_SIZE];
+        sha256_digest(&b->md, sizeof(md), md);
         char got[SHA256_HEX_MAX] = "sha256:";
         for (unsigned i = 0; i < 32; i++) {
                 got[7 + 2 * i] = hex[md[i] >> 4];
@@ -112,7 +96,7 @@ int registry_blob_buffer_finish(RegistryBlobBuffer *b, char message[static REGIS
         if (!streq(got, b->digest)) {
                 snprintf(message, REGISTRY_BLOB_MESSAGE_MAX, "digest mismatch: the content hashes to %s",
                          got);
-                b->is_failed = true; /* and the hash context is spent */
+                b->is_failed = true; /* sha256_digest() reset the context: it can never verify now */
                 return -EBADMSG;
         }
         b->is_verified = true;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+
 #include "common/sha256.h"
 #include "drivers/containerd/ctrd.h"
 #include "drivers/containerd/registry-client.h"
@@ -26,12 +28,12 @@ typedef struct RegistryBlobBuffer {
         uint64_t taken;              /* bytes consumed */
         uint8_t *data;               /* pending: data[start, start + len) */
         size_t start, len, cap;
-        void *md; /* the running sha256 (EVP_MD_CTX) */
+        struct sha256_ctx md; /* the running sha256 */
         bool is_verified;
         bool is_failed; /* a size or digest mismatch was seen: it never verifies */
 } RegistryBlobBuffer;
 
-/* Returns 0, -EINVAL for a digest that is not sha256 or a negative size, -ENOMEM / -EIO. Release with
+/* Returns 0, or -EINVAL for a digest that is not sha256 or a negative size. Release with
  * registry_blob_buffer_done() (which accepts a zeroed struct). */
 int registry_blob_buffer_init(RegistryBlobBuffer *b, const char *digest, int64_t size);
 void registry_blob_buffer_done(RegistryBlobBuffer *b);

@@ -4,8 +4,11 @@
  * back into us from the callbacks we run for it. So every libcurl call that can run callbacks is counted
  * in in_curl, and what a user asks for meanwhile (a new request, a cancel, a resume) is only recorded;
  * http_flush() does it once libcurl has returned. Likewise registry_http_free() inside one of our libuv
- * callbacks (depth > 0) only marks the client, and the last http_leave() destroys it. */
-#include <curl/curl.h>
+ * callbacks (depth > 0) only marks the client, and the last http_leave() destroys it.
+ *
+ * libcurl is loaded on first use (dl-libs.h). When it cannot be, a client still comes up and each of its
+ * requests ends from the loop with -ELIBACC and the loader's message, so the reason reaches the user the
+ * way a transfer's error does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <strings.h>
 
 #include "common/macro.h"
+#include "drivers/containerd/dl-libs.h"
 #include "drivers/containerd/registry-http.h"
 #include "drivers/containerd/registry-ref.h"
 
@@ -50,7 +54,8 @@ struct RegistryHttpRequest {
 
 struct RegistryHttp {
         uv_loop_t *loop;
-        CURLM *multi;
+        CURLM *multi;            /* NULL when libcurl could not be loaded */
+        const char *unavailable; /* then: why (static storage) */
         uv_timer_t timer;
         RegistryHttpRequest *requests;
         unsigned in_curl; /* inside a libcurl call that may run our callbacks */
@@ -95,8 +100,9 @@ static void socket_close(HttpSocket *hs)
 static void request_free(RegistryHttpRequest *req)
 {
         if (req->easy)
-                curl_easy_cleanup(req->easy);
-        curl_slist_free_all(req->headers);
+                sym_curl_easy_cleanup(req->easy);
+        if (req->headers)
+                sym_curl_slist_free_all(req->headers);
         if (req->password)
                 explicit_bzero(req->password, strlen(req->password));
         free(req->password);
@@ -106,6 +112,15 @@ static void request_free(RegistryHttpRequest *req)
         free(req->docker_digest);
         free(req->www_authenticate);
         free(req);
+}
+
+static void request_link(RegistryHttpRequest *req)
+{
+        RegistryHttp *h = req->http;
+        req->next = h->requests;
+        if (h->requests)
+                h->requests->prev = req;
+        h->requests = req;
 }
 
 static void request_unlink(RegistryHttpRequest *req)
@@ -125,7 +140,7 @@ static void request_remove(RegistryHttpRequest *req)
         if (!req->is_added)
                 return;
         req->http->in_curl++;
-        curl_multi_remove_handle(req->http->multi, req->easy);
+        sym_curl_multi_remove_handle(req->http->multi, req->easy);
         req->http->in_curl--;
         req->is_added = false;
 }
@@ -141,12 +156,12 @@ static void request_drop(RegistryHttpRequest *req)
 static char *header_get(CURL *easy, const char *name)
 {
         struct curl_header *hd;
-        if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+        if (sym_curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
                 return NULL;
         size_t amount = hd->amount;
         char *joined = NULL;
         for (size_t i = 0; i < amount; i++) {
-                if (curl_easy_header(easy, name, i, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+                if (sym_curl_easy_header(easy, name, i, CURLH_HEADER, -1, &hd) != CURLHE_OK)
                         break;
                 char *next;
                 if (asprintf(&next, "%s%s%s", joined ? joined : "", joined ? ", " : "", hd->value) < 0) {
@@ -164,9 +179,9 @@ static void request_fill_response(RegistryHttpRequest *req)
         curl_off_t length = -1;
         char *url = NULL;
         req->resp.status = 0;
-        curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->resp.status);
-        curl_easy_getinfo(req->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-        curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
+        sym_curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &req->resp.status);
+        sym_curl_easy_getinfo(req->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+        sym_curl_easy_getinfo(req->easy, CURLINFO_EFFECTIVE_URL, &url);
         free(req->content_type);
         free(req->docker_digest);
         free(req->www_authenticate);
@@ -268,13 +283,13 @@ static int request_outcome(RegistryHttpRequest *req, CURLcode result, const char
         long os_errno = 0;
         int r;
         *ret_message = "";
-        curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
+        sym_curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
         if (req->error < 0) {
                 *ret_message = "ended by its consumer";
                 return req->error;
         }
         if (result != CURLE_OK) {
-                *ret_message = req->errbuf[0] ? req->errbuf : curl_easy_strerror(result);
+                *ret_message = req->errbuf[0] ? req->errbuf : sym_curl_easy_strerror(result);
                 return curl_to_errno(result, os_errno);
         }
         if ((r = request_respond(req)) < 0)
@@ -321,7 +336,7 @@ static void http_flush(RegistryHttp *h)
                         request_drop(req);
                 } else if (!req->is_added) {
                         h->in_curl++;
-                        CURLMcode mc = curl_multi_add_handle(h->multi, req->easy);
+                        CURLMcode mc = sym_curl_multi_add_handle(h->multi, req->easy);
                         h->in_curl--;
                         req->is_added = mc == CURLM_OK;
                         if (!req->is_added) {
@@ -332,7 +347,7 @@ static void http_flush(RegistryHttp *h)
                         req->is_resume_pending = false;
                         req->is_paused = false;
                         h->in_curl++;
-                        curl_easy_pause(req->easy, CURLPAUSE_CONT);
+                        sym_curl_easy_pause(req->easy, CURLPAUSE_CONT);
                         h->in_curl--;
                         next = h->requests;
                 }
@@ -360,11 +375,11 @@ static void http_process(RegistryHttp *h)
 {
         CURLMsg *msg;
         int left;
-        while (!h->is_freeing && (msg = curl_multi_info_read(h->multi, &left))) {
+        while (!h->is_freeing && (msg = sym_curl_multi_info_read(h->multi, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 RegistryHttpRequest *req = NULL;
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+                sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
                 if (req)
                         request_finish(req, msg->data.result);
         }
@@ -375,7 +390,7 @@ static void http_socket_action(RegistryHttp *h, curl_socket_t fd, int flags)
         int running;
         http_enter(h);
         h->in_curl++;
-        curl_multi_socket_action(h->multi, fd, flags, &running);
+        sym_curl_multi_socket_action(h->multi, fd, flags, &running);
         h->in_curl--;
         http_process(h);
         http_leave(h);
@@ -398,13 +413,30 @@ static void on_timer(uv_timer_t *timer)
         http_socket_action(timer->data, CURL_SOCKET_TIMEOUT, 0);
 }
 
+/* Without libcurl: every request ends with why. on_done may start, cancel and free as it would after a
+ * transfer; a request it starts ends in this same walk. (Not http_leave(): there is nothing to flush.) */
+static void on_unavailable_timer(uv_timer_t *timer)
+{
+        RegistryHttp *h = timer->data;
+        h->depth++;
+        while (h->requests && !h->is_freeing) {
+                RegistryHttpRequest *req = h->requests;
+                request_unlink(req);
+                req->is_finishing = true;
+                req->on_done(req, -ELIBACC, h->unavailable, NULL, req->userdata);
+                request_free(req);
+        }
+        if (--h->depth == 0 && h->is_freeing)
+                http_destroy(h);
+}
+
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
         RegistryHttp *h = userp;
         HttpSocket *hs = socketp;
         if (what == CURL_POLL_REMOVE) {
                 if (hs) {
-                        curl_multi_assign(h->multi, fd, NULL);
+                        sym_curl_multi_assign(h->multi, fd, NULL);
                         socket_close(hs);
                 }
                 return 0;
@@ -418,7 +450,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
                         return -1;
                 }
                 hs->poll.data = hs;
-                curl_multi_assign(h->multi, fd, hs);
+                sym_curl_multi_assign(h->multi, fd, hs);
         }
         int events = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? UV_READABLE : 0) |
                      (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? UV_WRITABLE : 0);
@@ -437,26 +469,38 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- the client ---- */
 
+/* The multi handle, driven by the loop. */
+static int http_curl_init(RegistryHttp *h)
+{
+        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        if (!(h->multi = sym_curl_multi_init())) {
+                sym_curl_global_cleanup();
+                return -ENOMEM;
+        }
+        sym_curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+        sym_curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+        sym_curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+        sym_curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+        return 0;
+}
+
 int registry_http_new(uv_loop_t *loop, RegistryHttp **ret)
 {
         if (!loop || !ret)
                 return -EINVAL;
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                return -EIO;
-        RegistryHttp *h = calloc(1, sizeof(*h));
-        if (!h || !(h->multi = curl_multi_init())) {
-                free(h);
-                curl_global_cleanup();
+        _cleanup_free_ RegistryHttp *h = calloc(1, sizeof(*h));
+        if (!h)
                 return -ENOMEM;
-        }
         h->loop = loop;
+        if (dl_curl_load(&h->unavailable) >= 0) {
+                int r = http_curl_init(h);
+                if (r < 0)
+                        return r;
+        }
         uv_timer_init(loop, &h->timer);
         h->timer.data = h;
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-        *ret = h;
+        *ret = TAKE_PTR(h);
         return 0;
 }
 
@@ -464,14 +508,17 @@ static void http_destroy(RegistryHttp *h)
 {
         while (h->requests)
                 request_drop(h->requests);
-        h->in_curl++;
-        curl_multi_cleanup(h->multi); /* removes the sockets of cached connections (CURL_POLL_REMOVE) */
-        h->in_curl--;
-        h->multi = NULL;
+        if (h->multi) {
+                /* the cleanup removes the sockets of cached connections (CURL_POLL_REMOVE) */
+                h->in_curl++;
+                sym_curl_multi_cleanup(h->multi);
+                h->in_curl--;
+                h->multi = NULL;
+                sym_curl_global_cleanup();
+        }
         uv_timer_stop(&h->timer);
         h->n_closing++;
         uv_close((uv_handle_t *)&h->timer, on_handle_closed);
-        curl_global_cleanup();
         h->is_destroyed = true;
 }
 
@@ -515,7 +562,7 @@ static int request_setup(RegistryHttpRequest *req, const RegistryHttpRequestOpti
 #define SET(opt, val)                                                                                       \
         do {                                                                                                \
                 if (c == CURLE_OK)                                                                          \
-                        c = curl_easy_setopt(e, opt, val);                                                  \
+                        c = sym_curl_easy_setopt(e, opt, val);                                              \
         } while (0)
         SET(CURLOPT_URL, req->url);
         SET(CURLOPT_PRIVATE, (char *)req);
@@ -561,13 +608,17 @@ static int request_new(RegistryHttp *h, const RegistryHttpRequestOptions *o, Reg
                                      .on_data = o->on_data,
                                      .on_done = o->on_done,
                                      .userdata = o->userdata};
+        if (h->unavailable) { /* it only ends, with why (on_unavailable_timer) */
+                *ret = req;
+                return 0;
+        }
         int r = 0;
-        if (!(req->url = strdup(o->url)) || !(req->easy = curl_easy_init()) ||
+        if (!(req->url = strdup(o->url)) || !(req->easy = sym_curl_easy_init()) ||
             (o->username && !(req->username = strdup(o->username))) ||
             (o->password && !(req->password = strdup(o->password))))
                 r = -ENOMEM;
         for (size_t i = 0; r >= 0 && i < o->n_headers; i++) {
-                struct curl_slist *l = curl_slist_append(req->headers, o->headers[i]);
+                struct curl_slist *l = sym_curl_slist_append(req->headers, o->headers[i]);
                 if (!l)
                         r = -ENOMEM;
                 else
@@ -594,13 +645,12 @@ int registry_http_start(RegistryHttp *h, const RegistryHttpRequestOptions *o, Re
         int r = request_new(h, o, &req);
         if (r < 0)
                 return r;
-        req->next = h->requests;
-        if (h->requests)
-                h->requests->prev = req;
-        h->requests = req;
-        if (!http_is_busy(h)) { /* else http_flush() adds it */
+        request_link(req);
+        if (h->unavailable)
+                (void)uv_timer_start(&h->timer, on_unavailable_timer, 0, 0);
+        else if (!http_is_busy(h)) { /* else http_flush() adds it */
                 h->in_curl++;
-                CURLMcode mc = curl_multi_add_handle(h->multi, req->easy);
+                CURLMcode mc = sym_curl_multi_add_handle(h->multi, req->easy);
                 h->in_curl--;
                 if (mc != CURLM_OK) {
                         request_unlink(req);
@@ -626,7 +676,7 @@ void registry_http_resume(RegistryHttpRequest *req)
         http_enter(h);
         req->is_paused = false;
         h->in_curl++;
-        curl_easy_pause(req->easy, CURLPAUSE_CONT);
+        sym_curl_easy_pause(req->easy, CURLPAUSE_CONT);
         h->in_curl--;
         http_leave(h);
 }

@@ -65,7 +65,8 @@ typedef struct RegistryHttpRequestOptions {
 } RegistryHttpRequestOptions;
 
 /* A new client on loop (curl_global_init() is reference-counted by libcurl). Returns 0, -ENOMEM, -EIO
- * when libcurl cannot be initialized. */
+ * when libcurl cannot be initialized. Without libcurl (dl-libs.h) the client is made all the same and each
+ * request ends with -ELIBACC and a message naming the library. */
 int registry_http_new(uv_loop_t *loop, RegistryHttp **ret);
 /* Drops every request without its callback and releases the client once its libuv handles are closed
  * (the loop must run on). Accepts NULL. */
