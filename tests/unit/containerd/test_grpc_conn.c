@@ -384,7 +384,7 @@ static int on_bidi_message(GrpcCall *call, const uint8_t *data, size_t len, void
         on_message(call, data, len, &b->res);
         /* Lock-step, like Content.Write: the next request only after the previous answer. */
         if (b->n_sent < 3) {
-                char v[8];
+                char v[16];
                 snprintf(v, sizeof(v), "b%d", b->n_sent++);
                 VersionReply m = CONTAINERD__SERVICES__VERSION__V1__VERSION_RESPONSE__INIT;
                 m.version = v;
