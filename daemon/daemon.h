@@ -313,6 +313,8 @@ int cell_image_add(Op *op, const char *ref);
 CellImage *cell_image_find(Op *op, const char *ref);
 void op_free_observation(Op *op);
 void container_extra_done(ContainerExtra *x);
+/* Frees parallel arrays of n observed containers and their extras. */
+void observed_containers_free(ObservedContainer *obs, ContainerExtra *extra, size_t n);
 /* A container record as observed: o's strings point into x (owned). -ENOMEM. */
 int container_observe_fill(const CtrdContainer *c, ObservedContainer *o, ContainerExtra *x);
 void observed_task_set(ObservedContainer *o, const CtrdTask *task);

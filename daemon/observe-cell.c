@@ -34,6 +34,14 @@ void container_extra_done(ContainerExtra *x)
         *x = (ContainerExtra){0};
 }
 
+void observed_containers_free(ObservedContainer *obs, ContainerExtra *extra, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                container_extra_done(&extra[i]);
+        free(obs);
+        free(extra);
+}
+
 static void cell_images_free(CellImage *images, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
@@ -48,10 +56,7 @@ static void cell_images_free(CellImage *images, size_t n)
 
 void op_free_observation(Op *op)
 {
-        for (size_t i = 0; i < op->n_obs; i++)
-                container_extra_done(&op->obs_extra[i]);
-        free(op->obs);
-        free(op->obs_extra);
+        observed_containers_free(op->obs, op->obs_extra, op->n_obs);
         op->obs = NULL;
         op->obs_extra = NULL;
         op->n_obs = 0;
@@ -417,10 +422,7 @@ void cell_carry_free(struct CellCarry *c)
 {
         if (!c)
                 return;
-        for (size_t i = 0; i < c->n; i++)
-                container_extra_done(&c->extra[i]);
-        free(c->obs);
-        free(c->extra);
+        observed_containers_free(c->obs, c->extra, c->n);
         cell_images_free(c->images, c->n_images);
         free(c);
 }

@@ -53,10 +53,7 @@ void cell_snapshot_free(struct CellSnap *s)
 {
         if (!s)
                 return;
-        for (size_t i = 0; i < s->n; i++)
-                container_extra_done(&s->extra[i]);
-        free(s->obs);
-        free(s->extra);
+        observed_containers_free(s->obs, s->extra, s->n);
         free(s);
 }
 
@@ -165,6 +162,7 @@ static void ns_snap_complete(struct NsSnap *s)
         Op **waiters = TAKE_PTR(s->waiters);
         size_t n = s->n_waiters;
         ns_snap_free(s);
+        d->queue.n_running += n;
         for (size_t i = 0; i < n; i++)
                 observe_cell_containers(waiters[i]);
         free(waiters);
@@ -293,6 +291,10 @@ bool ns_snapshot_join(Op *op)
                         return false;
                 s->waiters = w;
                 s->waiters[s->n_waiters++] = op;
+                /* a round that waits for the lists loads nothing meanwhile: it leaves its place among
+                 * the rounds that may run at once, so that more cells get their host side observed in
+                 * the time the lists take (it takes a place again when they come) */
+                d->queue.n_running--;
                 res_stamp(d, op->res, "send snapshot-wait"); /* BENCH STAMP */
                 return true;
         }

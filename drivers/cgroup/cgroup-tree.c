@@ -156,15 +156,22 @@ int cg_remove_root(CgManager *m)
         return remove_level(m, &rel, 0);
 }
 
+/* The resource's path, when its level exists in every hierarchy: 0, -ENOENT or -errno. */
+static int rel_of_existing(CgManager *m, const ResourceId *id, CgRel *rel)
+{
+        int r = cg_rel_of(m, id, rel);
+        if (r < 0)
+                return r;
+        r = level_exists(m, rel, rel->n - 1);
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
+}
+
 int cg_set_limits(CgManager *m, const ResourceId *id, const Resources *res)
 {
         CgRel rel;
-        int r = cg_rel_of(m, id, &rel);
+        int r = rel_of_existing(m, id, &rel);
         if (r < 0)
                 return r;
-        r = level_exists(m, &rel, rel.n - 1);
-        if (r <= 0)
-                return r < 0 ? r : -ENOENT;
         CgLimits want;
         cg_limits_expected(m->mode, res, &want);
         return m->ops->set_limits(m, rel.path, &want);
@@ -206,11 +213,6 @@ int cg_observe(CgManager *m, const ResourceId *id, CgObserved *ret)
 int cg_read_usage(CgManager *m, const ResourceId *id, CgUsage *ret)
 {
         CgRel rel;
-        int r = cg_rel_of(m, id, &rel);
-        if (r < 0)
-                return r;
-        r = level_exists(m, &rel, rel.n - 1);
-        if (r <= 0)
-                return r < 0 ? r : -ENOENT;
-        return m->ops->read_usage(m, rel.path, ret);
+        int r = rel_of_existing(m, id, &rel);
+        return r < 0 ? r : m->ops->read_usage(m, rel.path, ret);
 }
