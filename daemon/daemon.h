@@ -214,6 +214,7 @@ struct Daemon {
         struct NsSnap *snaps;         /* namespace snapshots in flight */
         uint64_t ctrd_seq;            /* bumped by every containerd event and container or task action */
         bool is_isolation_verify_due; /* a space has needs_isolation_verify */
+        bool is_gc_due;               /* a full resync asked for garbage collection (run once idle) */
         uint64_t ctrd_gen;            /* bumped by what may concern every cell: (re)connection, namespace and
                                        * image changes */
 
@@ -275,6 +276,9 @@ void daemon_mark_children(Daemon *d, const Resource *r);
 void daemon_mark_parent(Daemon *d, const Resource *r);
 /* Starts the rounds the queue allows. */
 void daemon_pump(Daemon *d);
+/* What waits for the daemon to be idle (no round running or queued): the garbage collection a full
+ * resync asked for, the isolation checks that are due. */
+void daemon_idle_work(Daemon *d);
 /* Cancels what can be cancelled (shutdown). */
 void daemon_cancel_ops(Daemon *d);
 /* Arms the wake timer for the earliest planned wake-up. */

@@ -124,12 +124,23 @@ void daemon_pump(Daemon *d)
         d->is_pumping = false;
         if (d->queue.n_queued == 0) {
                 daemon_self_status_update(d); /* once things settle, not after every round */
-                space_isolation_verify_due(d);
+                daemon_idle_work(d);
         }
         /* more to do: go on after the loop has had a look at its other handles (an idle handle, not a
          * 0 ms timer: libuv runs a timer re-armed from its own callback again in the same pass) */
         if (d->queue.n_queued > 0 && d->queue.n_running < d->queue.max_running)
                 (void)uv_idle_start(&d->pump_idle, on_pump_idle);
+}
+
+void daemon_idle_work(Daemon *d)
+{
+        if (d->is_stopping || d->n_ops > 0 || d->queue.n_queued > 0)
+                return;
+        if (d->is_gc_due) {
+                d->is_gc_due = false;
+                daemon_gc(d);
+        }
+        space_isolation_verify_due(d);
 }
 
 /* ---- wake-ups ---- */

@@ -151,11 +151,15 @@ static void on_scan_timer(uv_timer_t *timer)
         d->last_scan_ms = uv_now(&d->loop);
         if (d->is_stopping)
                 return;
-        if (daemon_scan(d, full) >= 0 && full) {
-                ns_snapshots_start(d); /* before the rounds the scan queued: the cells wait for it */
-                daemon_gc(d);
-        }
+        bool resync = daemon_scan(d, full) >= 0 && full;
+        /* the realms' rounds first, so that their namespace look-ups are not queued behind the lists;
+         * every cell waits behind its realm (parked), and finds the lists on their way */
         daemon_pump(d);
+        if (resync) {
+                ns_snapshots_start(d);
+                d->is_gc_due = true; /* once the rounds are over: it would only slow them down */
+                daemon_idle_work(d);
+        }
         daemon_self_status_update(d);
 }
 
