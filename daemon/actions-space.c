@@ -230,7 +230,7 @@ static void verify_one(Resource *r, void *userdata)
 
 void space_isolation_verify_due(Daemon *d)
 {
-        if (!d->is_isolation_verify_due || !d->iso || d->is_stopping || d->n_ops > 0)
+        if (!d->is_isolation_verify_due || !d->iso)
                 return;
         d->is_isolation_verify_due = false;
         resource_foreach(&d->table, verify_one, d);

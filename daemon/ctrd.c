@@ -24,6 +24,9 @@ static void on_event_target(Resource *r, void *userdata)
         char ns[NAME_MAX_LEN + 16], cell_prefix[3 * (NAME_MAX_LEN + 1) + 1];
         if (r->id.kind != KIND_CELL && r->id.kind != KIND_REALM)
                 return;
+        /* only noting: what matters is a cell that carries an observation or is taking one */
+        if (!m->mark && (r->id.kind == KIND_REALM || (!r->op && !r->carry)))
+                return;
         ResourceId realm = {.kind = KIND_REALM};
         snprintf(realm.realm, sizeof(realm.realm), "%s", r->id.realm);
         snprintf(realm.name, sizeof(realm.name), "%s", r->id.realm);

@@ -94,8 +94,7 @@ typedef struct Resource {
         bool is_isolation_presumed;   /* space: its rules were taken as there at the first look */
         bool needs_isolation_verify;  /* space: its rules are to be checked once the daemon is idle */
         bool is_parked;               /* its round waits for an ancestor's (see daemon_pump()) */
-        struct CellSnap *snap;        /* cell: its part of a namespace snapshot, not used yet */
-        struct CellCarry *carry;      /* cell: the last round's containerd observation, for the next */
+        struct CellCarry *carry;      /* cell: a containerd observation for its next round */
         uint64_t ctrd_epoch;          /* cell: bumped by each containerd event or action that concerns it */
         Op *op;                       /* the round in flight */
         uint64_t wake_at_ms;          /* uv_now() time of a planned wake-up; 0: none */
@@ -322,28 +321,34 @@ void observed_containers_free(ObservedContainer *obs, ContainerExtra *extra, siz
 /* A container record as observed: o's strings point into x (owned). -ENOMEM. */
 int container_observe_fill(const CtrdContainer *c, ObservedContainer *o, ContainerExtra *x);
 void observed_task_set(ObservedContainer *o, const CtrdTask *task);
-/* The cell's records and tasks as a namespace snapshot found them (ownership of the arrays passes to
- * op): the observation goes on with the images. */
-void observe_cell_adopt(Op *op, ObservedContainer *obs, ContainerExtra *extra, size_t n);
 
 /* ---- namespace snapshots (observe-snapshot.c) ----
  * Adoption at scale: when a full resync starts, one Containers.List and one Tasks.List per realm
- * namespace, split per cell, instead of a filtered list and a Tasks.Get per cell. Each cell's next round
- * uses its part once, if nothing happened meanwhile (no containerd event, no container or task action
- * anywhere: d->ctrd_seq unchanged) and it is fresh. */
+ * namespace, split per cell, instead of a filtered list and a Tasks.Get per cell. When nothing happened in
+ * the namespace while they were on their way (d->ctrd_seq unchanged), each cell's part becomes what it
+ * carries for its next round. */
 void ns_snapshots_start(Daemon *d);
-/* The cell's part of a snapshot, when it may be used: taken (true) and the observation goes on. */
-bool cell_snapshot_take(Op *op);
 /* A snapshot of the cell's namespace is on its way: op waits for it (true). */
 bool ns_snapshot_join(Op *op);
 void ns_snapshots_done(Daemon *d);
-void cell_snapshot_free(struct CellSnap *s);
 
 /* ---- carried observations (observe-cell.c) ----
- * A round whose actions were all on the host side (cgroup, netns, CNI, hosts file) changed nothing in
- * containerd: the next round of the cell uses the same containerd observation (records, tasks, images)
- * instead of reading it again, if nothing concerning the cell happened meanwhile (r->ctrd_epoch and
- * d->ctrd_gen unchanged), its manifest is the same and it is fresh. */
+ * What a cell's next round may use instead of reading containerd: the observation (records, tasks, images)
+ * of a round whose actions were all on the host side (cgroup, netns, CNI, hosts file), or its part of a
+ * namespace snapshot (records and tasks). Used once, if nothing concerning the cell happened meanwhile
+ * (r->ctrd_epoch and d->ctrd_gen unchanged) and it is fresh; images only for the same manifest. */
+struct CellCarry {
+        uint64_t epoch, gen; /* r->ctrd_epoch and d->ctrd_gen as of the observation */
+        uint64_t taken_ms;   /* uv_now() of it */
+        bool has_images;     /* images looked up (for digest and desire), else they are still to be */
+        char digest[72];
+        Desire desire;
+        ObservedContainer *obs;
+        ContainerExtra *extra;
+        size_t n;
+        CellImage *images;
+        size_t n_images;
+};
 /* Keeps op's containerd observation for the cell's next round (ownership passes). */
 void cell_carry_keep(Op *op);
 void cell_carry_free(struct CellCarry *c);
@@ -395,8 +400,8 @@ int action_network_remove(Op *op, const Action *a, char *msg, size_t msg_size);
 bool space_isolation_presume(Daemon *d, Resource *space);
 /* Every space with has_isolation is checked again once the daemon is idle (after a full resync). */
 void space_isolation_verify_all_later(Daemon *d);
-/* Runs the checks that are due, on the thread pool, when nothing else runs: a rule that went missing (a
- * firewall reload) is restored; a failure makes the space ensure them in a round of its own. */
+/* Runs the checks that are due, on the thread pool (daemon_idle_work() calls it): a rule that went missing
+ * (a firewall reload) is restored; a failure makes the space ensure them in a round of its own. */
 void space_isolation_verify_due(Daemon *d);
 int action_netns_create(Op *op, const Action *a, char *msg, size_t msg_size);
 int action_netns_delete(Op *op, const Action *a, char *msg, size_t msg_size);

@@ -388,35 +388,9 @@ static void on_containers(int r, const char *message, const CtrdContainer *list,
         step_done(op, observe_images);
 }
 
-void observe_cell_adopt(Op *op, ObservedContainer *obs, ContainerExtra *extra, size_t n)
-{
-        res_stamp(op->d, op->res, "recv snapshot n=%zu", n); /* BENCH STAMP */
-        op->obs = obs;
-        op->obs_extra = extra;
-        op->n_obs = n;
-        for (size_t i = 0; i < n; i++)
-                obs[i].started_at = remembered_start(op->res, extra[i].name);
-        if (n)
-                op->res->is_live = true;
-        op->n_observing = 1;
-        step_done(op, observe_images);
-}
-
-/* ---- carried over from the last round ---- */
+/* ---- carried over: from the last round, or from a namespace snapshot ---- */
 
 #define CARRY_TTL_MS 5000
-
-struct CellCarry {
-        uint64_t epoch, gen; /* r->ctrd_epoch and d->ctrd_gen as the observation began */
-        uint64_t taken_ms;   /* uv_now() as it was kept */
-        char digest[72];     /* the manifest it was planned for */
-        Desire desire;
-        ObservedContainer *obs;
-        ContainerExtra *extra;
-        size_t n;
-        CellImage *images;
-        size_t n_images;
-};
 
 void cell_carry_free(struct CellCarry *c)
 {
@@ -439,6 +413,7 @@ void cell_carry_keep(Op *op)
         *c = (struct CellCarry){.epoch = op->obs_epoch,
                                 .gen = op->obs_gen,
                                 .taken_ms = uv_now(&op->d->loop),
+                                .has_images = true,
                                 .desire = op->desire,
                                 .obs = TAKE_PTR(op->obs),
                                 .extra = TAKE_PTR(op->obs_extra),
@@ -452,7 +427,8 @@ void cell_carry_keep(Op *op)
         r->carry = c;
 }
 
-/* The last round's observation, when it still holds: taken (true) and the round goes on to planning. */
+/* What the cell carries, when it still holds: taken (true) and the observation goes on — to planning when
+ * the images came with it, else to looking them up. */
 static bool cell_carry_take(Op *op)
 {
         Daemon *d = op->d;
@@ -460,12 +436,15 @@ static bool cell_carry_take(Op *op)
         struct CellCarry *c = TAKE_PTR(r->carry);
         if (!c)
                 return false;
-        if (c->epoch != r->ctrd_epoch || c->gen != d->ctrd_gen || c->desire != op->desire ||
-            !streq(c->digest, op->digest) || uv_now(&d->loop) - c->taken_ms > CARRY_TTL_MS) {
+        /* the images were looked up for one manifest; the records and tasks hold for any */
+        if (c->epoch != r->ctrd_epoch || c->gen != d->ctrd_gen ||
+            uv_now(&d->loop) - c->taken_ms > CARRY_TTL_MS ||
+            (c->has_images && (c->desire != op->desire || !streq(c->digest, op->digest)))) {
                 cell_carry_free(c);
                 return false;
         }
-        res_stamp(d, r, "recv carried n=%zu", c->n); /* BENCH STAMP */
+        res_stamp(d, r, "recv %s n=%zu", c->has_images ? "carried" : "snapshot", c->n); /* BENCH STAMP */
+        bool has_images = c->has_images;
         op->obs = TAKE_PTR(c->obs);
         op->obs_extra = TAKE_PTR(c->extra);
         op->n_obs = c->n;
@@ -477,9 +456,10 @@ static bool cell_carry_take(Op *op)
         cell_carry_free(c);
         for (size_t i = 0; i < op->n_obs; i++)
                 op->obs[i].started_at = remembered_start(r, op->obs_extra[i].name);
-        op->cell.containers = op->obs;
-        op->cell.n_containers = op->n_obs;
-        op_observed(op, 0, NULL);
+        if (op->n_obs)
+                r->is_live = true;
+        op->n_observing = 1;
+        step_done(op, has_images ? NULL : observe_images);
         return true;
 }
 
@@ -498,7 +478,7 @@ void observe_cell_containers(Op *op)
                 return;
         op->obs_epoch = op->res->ctrd_epoch;
         op->obs_gen = d->ctrd_gen;
-        if (cell_snapshot_take(op) || ns_snapshot_join(op))
+        if (ns_snapshot_join(op))
                 return;
         char ns[NAME_MAX_LEN + 16];
         realm_namespace(d, id, ns, sizeof(ns));

@@ -4,23 +4,14 @@
  * cell's labels — containerd walks every container of the namespace for each — and a Tasks.Get per
  * container. Now the resync lists each realm's namespace once (containers and tasks, in parallel), splits
  * the answer per cell, and hands each cell of the realm its part (possibly empty: no containers). Cells
- * whose round starts while the lists are on their way wait for them. A part is used once, and only while
- * d->ctrd_seq says that nothing happened since the lists were asked for; otherwise the cell reads
- * containerd itself as before. */
+ * whose round starts while the lists are on their way wait for them. The parts are handed out only when
+ * d->ctrd_seq says that nothing happened in the namespace since the lists were asked for; each becomes
+ * what its cell carries (observe-cell.c), used once while nothing concerning the cell happens. Otherwise
+ * the cell reads containerd itself as before. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "daemon/daemon.h"
-
-#define SNAP_TTL_MS 5000
-
-struct CellSnap {
-        uint64_t seq;      /* d->ctrd_seq when the lists were asked for */
-        uint64_t taken_ms; /* uv_now() then */
-        ObservedContainer *obs;
-        ContainerExtra *extra;
-        size_t n;
-};
 
 typedef struct SnapEntry {
         char space[NAME_MAX_LEN + 1], stack[NAME_MAX_LEN + 1], cell[NAME_MAX_LEN + 1];
@@ -48,14 +39,6 @@ struct NsSnap {
         Op **waiters;
         size_t n_waiters;
 };
-
-void cell_snapshot_free(struct CellSnap *s)
-{
-        if (!s)
-                return;
-        observed_containers_free(s->obs, s->extra, s->n);
-        free(s);
-}
 
 static void ns_snap_free(struct NsSnap *s)
 {
@@ -110,14 +93,17 @@ static void install_one(Resource *r, void *userdata)
         size_t n = 0;
         while (lo + n < s->n_entries && entry_cmp(&s->entries[lo + n], &key) == 0)
                 n++;
-        struct CellSnap *c = calloc(1, sizeof(*c));
+        struct CellCarry *c = calloc(1, sizeof(*c));
         if (!c ||
             (n && (!(c->obs = calloc(n, sizeof(*c->obs))) || !(c->extra = calloc(n, sizeof(*c->extra)))))) {
-                cell_snapshot_free(c);
+                cell_carry_free(c);
                 in->error = -ENOMEM;
                 return;
         }
-        c->seq = s->seq;
+        /* nothing happened in the namespace since the lists were asked for (d->ctrd_seq): from now on
+         * what concerns this cell is what makes its part stale, as for any carried observation */
+        c->epoch = r->ctrd_epoch;
+        c->gen = s->d->ctrd_gen;
         c->taken_ms = s->taken_ms;
         for (size_t i = 0; i < n; i++) {
                 SnapEntry *e = &s->entries[lo + i];
@@ -126,8 +112,8 @@ static void install_one(Resource *r, void *userdata)
                 e->x = (ContainerExtra){0}; /* moved */
                 c->n++;
         }
-        cell_snapshot_free(r->snap);
-        r->snap = c;
+        cell_carry_free(r->carry);
+        r->carry = c;
 }
 
 static void ns_snap_complete(struct NsSnap *s)
@@ -256,26 +242,6 @@ void ns_snapshots_start(Daemon *d)
         if (!d->ctrd || !d->is_ctrd_ready || d->is_stopping)
                 return;
         resource_foreach(&d->table, start_one, d);
-}
-
-bool cell_snapshot_take(Op *op)
-{
-        Resource *r = op->res;
-        struct CellSnap *c = TAKE_PTR(r->snap);
-        if (!c)
-                return false;
-        Daemon *d = op->d;
-        if (c->seq != d->ctrd_seq || uv_now(&d->loop) - c->taken_ms > SNAP_TTL_MS) {
-                cell_snapshot_free(c);
-                return false;
-        }
-        ObservedContainer *obs = TAKE_PTR(c->obs);
-        ContainerExtra *extra = TAKE_PTR(c->extra);
-        size_t n = c->n;
-        c->n = 0;
-        cell_snapshot_free(c);
-        observe_cell_adopt(op, obs, extra, n);
-        return true;
 }
 
 bool ns_snapshot_join(Op *op)

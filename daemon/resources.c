@@ -38,7 +38,6 @@ int resource_table_init(ResourceTable *t)
 
 static void resource_free(Resource *r)
 {
-        cell_snapshot_free(r->snap);
         cell_carry_free(r->carry);
         document_free(r->spec);
         document_free(r->status);

@@ -16,6 +16,17 @@ kd_setup "$kuke" "$kukeond"
 kd_start
 
 realm=kw$$
+wait_stacks_ready() { # space n: all n stacks of the space Ready within 120 s
+        local start=$SECONDS ready
+        while :; do
+                ready=$(grep -l '^  state: Ready$' "$KD_RUN/$realm/$1"/*/stack.status.yaml 2>/dev/null | wc -l)
+                [ "$ready" -eq "$2" ] && break
+                [ $((SECONDS - start)) -lt 120 ] || kd_fail "only $ready of $2 stacks of $1 are Ready"
+                sleep 0.5
+        done
+        echo "($2 stacks of $1 Ready after $((SECONDS - start)) s)"
+}
+
 doc() { # kind name [spec lines]
         printf 'apiVersion: v1beta1\nkind: %s\nmetadata:\n  name: %s\n' "$1" "$2"
 }
@@ -65,14 +76,7 @@ mkdir -p "$KD_RUN/$realm/burst/s0/notes"
 for ((i = 0; i < 3000; i++)); do
         : >"$KD_RUN/$realm/burst/s0/notes/n$i.txt"
 done
-deadline=$((SECONDS + 120))
-while :; do
-        ready=$(grep -l '^  state: Ready$' "$KD_RUN/$realm"/burst/s*/stack.status.yaml 2>/dev/null | wc -l)
-        [ "$ready" -eq "$n" ] && break
-        [ $SECONDS -lt $deadline ] || kd_fail "only $ready of $n stacks are Ready"
-        sleep 0.5
-done
-echo "($n stacks Ready after $((SECONDS - deadline + 120)) s)"
+wait_stacks_ready burst "$n"
 sed -n 's/^  bridge: //p' "$KD_RUN/$realm/burst/space.status.yaml" >>"$KD_DIR/bridges"
 kill -0 "$KD_PID" || kd_fail "kukeond died in the burst"
 grep -q "Events were lost" "$KD_LOG" && echo "(the kernel queue overflowed once: recovered by a resync)"
@@ -104,13 +108,7 @@ for ((i = 0; i < n; i++)); do
         mkdir "$KD_RUN/$realm/ovf/o$i"
         doc Stack "o$i" >"$KD_RUN/$realm/ovf/o$i/stack.yaml"
 done
-deadline=$((SECONDS + 120))
-while :; do
-        ready=$(grep -l '^  state: Ready$' "$KD_RUN/$realm"/ovf/o*/stack.status.yaml 2>/dev/null | wc -l)
-        [ "$ready" -eq "$n" ] && break
-        [ $SECONDS -lt $deadline ] || kd_fail "only $ready of $n stacks are Ready after the overflow"
-        sleep 0.5
-done
+wait_stacks_ready ovf "$n"
 grep >/dev/null "Events were lost: resyncing everything" "$KD_LOG" || kd_fail "the queue never overflowed"
 sed -n 's/^  bridge: //p' "$KD_RUN/$realm/ovf/space.status.yaml" >>"$KD_DIR/bridges"
 rm -r "$KD_RUN/$realm/ovf"
